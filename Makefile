@@ -1,0 +1,34 @@
+# Two entry points: `make demo` (set up + main job on the embedded default) and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: setup demo test lint wheel clean
+
+$(BIN)/medinj-eval: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first: a bare `torch` requirement would pull a multi-GB CUDA build on a CPU machine.
+	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
+	else $(BIN)/pip install -q torch==$(TORCH_VERSION); fi
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/medinj-eval
+
+demo: setup
+	$(BIN)/medinj-eval model prepare
+	$(BIN)/medinj-eval run
+
+test: setup
+	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
+	$(BIN)/medinj-eval model prepare
+	$(BIN)/python -m pytest -q -ra tests
+
+wheel: setup
+	$(BIN)/python -m build --wheel --outdir dist .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info runs

@@ -1,0 +1,9 @@
+"""Re-exports for ``!function utils.X`` in the YAMLs (lm-eval <= 0.4.9 only imports a module
+next to the YAML). The logic lives in ``medinj_eval``."""
+
+from medinj_eval.metrics.aggregate import mean_ignoring_none
+from medinj_eval.tasks.choices import doc_to_choice, doc_to_target
+from medinj_eval.tasks.datasets import load_benchmark
+from medinj_eval.tasks.mcq import MedinjMCQTask
+
+__all__ = ["MedinjMCQTask", "doc_to_choice", "doc_to_target", "load_benchmark", "mean_ignoring_none"]

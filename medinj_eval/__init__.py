@@ -1,0 +1,3 @@
+"""medinj-eval: evaluation harness for French biomedical language models."""
+
+__version__ = "0.1.0"

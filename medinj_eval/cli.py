@@ -1,0 +1,129 @@
+"""``medinj-eval``: the command researchers call.
+
+* ``medinj-eval run [lm_eval flags]``: ``lm_eval run`` with our include path, our model
+  backends registered, ``pretrained=default`` resolved, data checked before any model is
+  loaded, and outputs under ``runs/<timestamp>/`` unless ``--output_path`` is given.
+  With no flags it runs the main job: the default model on ``medinj_fr_sample``.
+* ``medinj-eval tasks-path``: the folder to give ``lm_eval --include_path``.
+* ``medinj-eval model prepare|path``: the embedded default model.
+* ``medinj-eval validate --tasks ... [--metadata JSON]``: load and check the data only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from medinj_eval.paths import tasks_dir
+
+DEMO_ARGS = [
+    "--model", "medinj-hf",
+    "--model_args", "pretrained=default",
+    "--tasks", "medinj_fr_sample",
+    "--apply_chat_template",
+    "--batch_size", "8",
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv else "run"
+    rest = argv[1:]
+    if command == "run":
+        sys.exit(run(rest))
+    if command == "tasks-path":
+        print(tasks_dir())
+    elif command == "model":
+        model_command(rest)
+    elif command == "validate":
+        options, _ = _task_options(rest)
+        preflight(options.tasks, options.metadata)
+        print(f"data of {options.tasks} is valid")
+    elif command in ("-h", "--help", "help"):
+        print(__doc__)
+    else:
+        sys.exit(f"medinj-eval: unknown command {command!r}; see `medinj-eval --help`")
+
+
+def model_command(rest: list[str]) -> None:
+    from medinj_eval.models import default_model
+
+    action = rest[0] if rest else "path"
+    if action == "prepare":
+        default_model.prepare()
+    elif action == "path":
+        print(default_model.model_dir())
+    else:
+        sys.exit(f"medinj-eval model: unknown action {action!r} (prepare, path)")
+
+
+def run(lm_eval_args: list[str]) -> int:
+    """Run lm_eval with our include path and defaults; return its exit status."""
+    args = list(lm_eval_args) or list(DEMO_ARGS)
+    options, _ = _task_options(args)
+    args = _with_defaults(args, options)
+    started = time.monotonic()
+    preflight(options.tasks, options.metadata)
+    import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
+
+    from lm_eval.__main__ import cli_evaluate
+
+    sys.argv = ["lm_eval", "run", *args]
+    status = 0
+    try:
+        cli_evaluate()
+    except SystemExit as stop:
+        status = stop.code if isinstance(stop.code, int) else 1
+    elapsed = time.monotonic() - started
+    print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {_flag(args, '--output_path')}")
+    return status
+
+
+def _task_options(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--tasks", default="")
+    parser.add_argument("--metadata", default=None)
+    parser.add_argument("--model_args", default="")
+    parser.add_argument("--output_path", "-o", default=None)
+    return parser.parse_known_args(args)
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    return args[args.index(name) + 1] if name in args else None
+
+
+def _with_defaults(args: list[str], options: argparse.Namespace) -> list[str]:
+    """Add the include path, resolve ``pretrained=default``, keep outputs and samples."""
+    from medinj_eval.models.default_model import resolve_pretrained
+
+    out = list(args)
+    if "--include_path" not in out:
+        out += ["--include_path", str(tasks_dir())]
+    if options.model_args:
+        resolved = ",".join(
+            f"pretrained={resolve_pretrained(kv.split('=', 1)[1])}"
+            if kv.startswith("pretrained=") else kv
+            for kv in options.model_args.split(",")
+        )
+        out[out.index("--model_args") + 1] = resolved
+    if options.output_path is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out += ["--output_path", str(Path("runs") / stamp)]
+    if "--log_samples" not in out and "-s" not in out:
+        out.append("--log_samples")
+    return out
+
+
+def preflight(tasks: str, metadata: str | None) -> None:
+    """Build every requested task (loading and checking its data) before any model loads."""
+    from lm_eval.tasks import TaskManager
+
+    if not tasks:
+        sys.exit("medinj-eval: --tasks is required")
+    meta = json.loads(metadata) if metadata else {}
+    manager = TaskManager(include_path=str(tasks_dir()), metadata=meta)
+    manager.load([t for t in tasks.split(",") if t])

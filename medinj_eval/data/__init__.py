@@ -1,0 +1,1 @@
+"""Benchmark loaders: raw files (local folder or hub) -> validated, normalised MCQ docs."""

@@ -1,0 +1,70 @@
+"""FrenchMedMCQA (DEFT 2023): raw JSON of the release, or the DrBenchmark int-label schema.
+
+Hub: ``qanastek/frenchmedmcqa`` (parquet at ``refs/convert/parquet``) and
+``DrBenchmark/FrenchMedMCQA``. Local folder: ``train.json``, ``dev.json``, ``test.json``.
+Every item has five options a-e and one to five correct answers; it is scored as a
+multi-answer item (EMR and Hamming over all items).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medinj_eval.data.build import items_from_rows, local_splits, to_dataset_dict
+from medinj_eval.data.errors import DataValidationError
+from medinj_eval.data.files import resolve_data_dir
+from medinj_eval.data.hub import hub_rows
+from medinj_eval.data.items import LETTERS, McqItem, require
+
+HUB_ID = "qanastek/frenchmedmcqa"
+HUB_REVISION = "refs/convert/parquet"
+SPLIT_FILES = {"train": ("train",), "validation": ("dev", "validation"), "test": ("test",)}
+
+
+def parse_row(row: dict[str, Any], file: str, index: int) -> McqItem:
+    """One raw row -> item; accepts ``answers`` {a..e} or ``answer_a``..``answer_e``."""
+    item_id = str(require(row, "id", file, index))
+    question = require(row, "question", file, index)
+    if "answers" in row:
+        answers = require(row, "answers", file, index)
+        if not isinstance(answers, dict):
+            raise DataValidationError(file, index, "answers", "expected an object {a: ..., e: ...}")
+        keys = sorted(k for k, v in answers.items() if v is not None)
+        texts = [answers[k] for k in keys]
+    else:
+        keys = [k for k in "abcde" if row.get(f"answer_{k}") is not None]
+        texts = [row[f"answer_{k}"] for k in keys]
+    if not keys:
+        raise DataValidationError(file, index, "answers", "no options")
+    letters = [k.upper() for k in keys]
+    gold = [_gold_letter(v, file, index) for v in require(row, "correct_answers", file, index)]
+    return McqItem(
+        id=item_id,
+        question=question,
+        letters=letters,
+        options=texts,
+        gold=sorted(set(gold)),
+        multi=True,
+        source=f"{file}:{index}",
+        subject=str(row.get("subject_name") or ""),
+        extra={"options_field": "answers", "answer_field": "correct_answers"},
+    )
+
+
+def _gold_letter(value: Any, file: str, index: int) -> str:
+    if isinstance(value, int) and 0 <= value < len(LETTERS):
+        return LETTERS[value]
+    if isinstance(value, str) and len(value.strip()) == 1:
+        return value.strip().upper()
+    raise DataValidationError(file, index, "correct_answers", f"not an answer letter: {value!r}")
+
+
+def load(*, data_dir: str | None = None, perm: int = 0, **_: Any):
+    """DatasetDict (train/validation/test) of normalised docs."""
+    folder = resolve_data_dir(data_dir, "frenchmedmcqa")
+    if folder is not None:
+        return to_dataset_dict(local_splits(folder, SPLIT_FILES, parse_row), perm)
+    rows = hub_rows(HUB_ID, revision=HUB_REVISION)
+    renamed = {"validation" if s == "dev" else s: r for s, r in rows.items()}
+    splits = {s: items_from_rows(r, f"{HUB_ID}:{s}", parse_row) for s, r in renamed.items()}
+    return to_dataset_dict(splits, perm)

@@ -1,0 +1,1 @@
+"""lm-eval model backends registered by medinj-eval."""

@@ -1,0 +1,66 @@
+"""``--model medinj-hf``: lm-eval's HF backend plus option-letter constrained decoding.
+
+Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...).
+Requests without the constraint keys are passed to the ``hf`` code path unchanged, so
+non-constrained tasks give the same outputs as ``--model hf``. DoRA adapters are merged
+into the base weights after loading (``merge_adapter=auto``): unmerged DoRA recomputes the
+weight norm at every forward and is several times slower on CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lm_eval.api.registry import register_model
+from lm_eval.models.huggingface import HFLM
+from transformers import LogitsProcessorList
+
+from medinj_eval.models.constrained import OptionLetterProcessor, allowed_token_ids
+from medinj_eval.models.default_model import resolve_pretrained
+from medinj_eval.tasks.mcq import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE
+
+log = logging.getLogger(__name__)
+
+
+@register_model("medinj-hf")
+class MedinjHFLM(HFLM):
+    """HFLM with a logits-processor hook for the ``constrained`` task mode."""
+
+    def __init__(self, pretrained: Any = "default", merge_adapter: str = "auto", **kwargs: Any):
+        if isinstance(pretrained, str):
+            pretrained = resolve_pretrained(pretrained)
+        super().__init__(pretrained=pretrained, **kwargs)
+        if kwargs.get("peft") and _should_merge(self._model, str(merge_adapter)):
+            log.info("merging the PEFT adapter into the base weights")
+            self._model = self._model.merge_and_unload()
+
+    def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
+        letters = generation_kwargs.pop(CONSTRAINT_LETTERS, None)
+        single = bool(generation_kwargs.pop(CONSTRAINT_SINGLE, False))
+        if letters:
+            generation_kwargs["logits_processor"] = LogitsProcessorList(
+                [self._letter_processor(context.shape[1], letters, single)]
+            )
+        return super()._model_generate(context, max_length, stop, **generation_kwargs)
+
+    def _letter_processor(self, prompt_len: int, letters: str, single: bool):
+        first, later = allowed_token_ids(self.tokenizer, letters, single)
+        eos = self.end_token_ids()
+        return OptionLetterProcessor(prompt_len, first if single else first + eos, later, eos)
+
+    def end_token_ids(self) -> list[int]:
+        """End-of-sequence ids of the tokenizer and of the model's generation config."""
+        ids = {self.tokenizer.eos_token_id}
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids.update(configured if isinstance(configured, list) else [configured])
+        return sorted(i for i in ids if i is not None)
+
+
+def _should_merge(model: Any, policy: str) -> bool:
+    if policy in ("false", "False", "0", "no"):
+        return False
+    if policy in ("true", "True", "1", "yes"):
+        return True
+    configs = getattr(model, "peft_config", {}) or {}
+    return any(getattr(cfg, "use_dora", False) for cfg in configs.values())

@@ -1,0 +1,1 @@
+"""lm-eval glue shared by every task family: dataset dispatch, choices, scoring, the Task class."""

@@ -1,0 +1,93 @@
+"""The lm-eval Task class of every letter-answer MCQ task, in its three decoding modes.
+
+``metadata.mode`` picks the protocol (DATASETS.md, MedInjection-FR):
+
+* ``greedy``: generation, ``max_gen_toks`` 1 (single answer) or 2 x options (multi).
+* ``constrained``: the same generation with the option-letter mask of
+  :mod:`medinj_eval.models.constrained` (needs ``--model medinj-hf``).
+* ``loglik``: highest log-probability among option letters (single) or among every
+  non-empty answer set (multi).
+
+``metadata.parser`` is ``strict`` (default) or ``lenient`` (MediQAl "Réponse : X").
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+import numpy as np
+from lm_eval.api.instance import Instance
+from lm_eval.api.task import ConfigurableTask
+
+from medinj_eval.metrics import exact_match, hamming_score, is_valid, parse_lenient, parse_strict
+from medinj_eval.tasks.choices import doc_to_choice
+
+MODES = ("greedy", "constrained", "loglik")
+PARSERS = {"strict": parse_strict, "lenient": parse_lenient}
+
+# Keys of the per-item generation kwargs that medinj-hf turns into a logits mask.
+CONSTRAINT_LETTERS = "medinj_letters"
+CONSTRAINT_SINGLE = "medinj_single"
+
+
+class MedinjMCQTask(ConfigurableTask):
+    """ConfigurableTask with per-item generation budgets, constraints and set scoring."""
+
+    def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        config = {k: v for k, v in (config or {}).items() if k != "class"}
+        super().__init__(config=config, **kwargs)
+        meta = self.config.metadata or {}
+        self.mode = meta.get("mode", "greedy")
+        if self.mode not in MODES:
+            raise ValueError(f"{self.config.task}: metadata.mode must be one of {MODES}")
+        self.parse = PARSERS[meta.get("parser", "strict")]
+
+    def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any):
+        if self.OUTPUT_TYPE != "generate_until":
+            return super().construct_requests(doc, ctx, **kwargs)
+        kwargs.pop("apply_chat_template", None)
+        kwargs.pop("chat_template", None)
+        return Instance(
+            request_type="generate_until",
+            doc=doc,
+            arguments=(ctx, self.generation_kwargs_for(doc)),
+            idx=0,
+            **kwargs,
+        )
+
+    def generation_kwargs_for(self, doc: dict) -> dict[str, Any]:
+        """The task's generation kwargs with this item's token budget and constraint."""
+        gen = deepcopy(self.config.generation_kwargs or {})
+        gen["max_gen_toks"] = 2 * len(doc["letters"]) if doc["multi"] else 1
+        if self.mode == "constrained":
+            gen[CONSTRAINT_LETTERS] = "".join(doc["letters"])
+            gen[CONSTRAINT_SINGLE] = not doc["multi"]
+        return gen
+
+    def process_results(self, doc: dict, results: list) -> dict[str, float | None]:
+        if self.OUTPUT_TYPE == "multiple_choice":
+            lls = [ll for ll, _ in results]
+            chosen = doc_to_choice(doc)[int(np.argmax(lls))]
+            pred = frozenset(chosen.split(", "))
+        else:
+            pred = self.parse(results[0], doc["letters"], not doc["multi"])
+        scores = item_scores(pred, doc)
+        return {k: v for k, v in scores.items() if k in self._metric_fn_list}
+
+
+def item_scores(pred: frozenset[str], doc: dict) -> dict[str, float | None]:
+    """Every item-level score; split metrics are None for items of the other question type."""
+    em = exact_match(pred, doc["gold"])
+    hamming = hamming_score(pred, doc["gold"])
+    qtype = (doc.get("question_type") or "").lower()
+    scores: dict[str, float | None] = {
+        "em": em,
+        "hamming": hamming,
+        "valid": is_valid(pred),
+    }
+    for split in ("understanding", "reasoning"):
+        applies = qtype == split
+        scores[f"em_{split}"] = em if applies else None
+        scores[f"hamming_{split}"] = hamming if applies else None
+    return scores
