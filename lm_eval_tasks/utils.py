@@ -6,4 +6,10 @@ from medinj_eval.tasks.choices import doc_to_choice, doc_to_target
 from medinj_eval.tasks.datasets import load_benchmark
 from medinj_eval.tasks.mcq import MedinjMCQTask
 
-__all__ = ["MedinjMCQTask", "doc_to_choice", "doc_to_target", "load_benchmark", "mean_ignoring_none"]
+__all__ = [
+    "MedinjMCQTask",
+    "doc_to_choice",
+    "doc_to_target",
+    "load_benchmark",
+    "mean_ignoring_none",
+]

@@ -21,16 +21,28 @@ from pathlib import Path
 from medinj_eval.paths import tasks_dir
 
 DEMO_ARGS = [
-    "--model", "medinj-hf",
-    "--model_args", "pretrained=default",
-    "--tasks", "medinj_fr_sample",
+    "--model",
+    "medinj-hf",
+    "--model_args",
+    "pretrained=default,prefix_cache=true",
+    "--tasks",
+    "medinj_fr_sample",
     "--apply_chat_template",
-    "--batch_size", "8",
+    "--batch_size",
+    "8",
 ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    from medinj_eval.data.errors import DataValidationError
+
+    try:
+        _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except DataValidationError as err:
+        sys.exit(f"medinj-eval: invalid data: {err}")
+
+
+def _dispatch(argv: list[str]) -> None:
     command = argv[0] if argv else "run"
     rest = argv[1:]
     if command == "run":
@@ -68,9 +80,9 @@ def run(lm_eval_args: list[str]) -> int:
     args = _with_defaults(args, options)
     started = time.monotonic()
     preflight(options.tasks, options.metadata)
-    import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
-
     from lm_eval.__main__ import cli_evaluate
+
+    import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
 
     sys.argv = ["lm_eval", "run", *args]
     status = 0
@@ -106,7 +118,8 @@ def _with_defaults(args: list[str], options: argparse.Namespace) -> list[str]:
     if options.model_args:
         resolved = ",".join(
             f"pretrained={resolve_pretrained(kv.split('=', 1)[1])}"
-            if kv.startswith("pretrained=") else kv
+            if kv.startswith("pretrained=")
+            else kv
             for kv in options.model_args.split(",")
         )
         out[out.index("--model_args") + 1] = resolved
@@ -127,3 +140,7 @@ def preflight(tasks: str, metadata: str | None) -> None:
     meta = json.loads(metadata) if metadata else {}
     manager = TaskManager(include_path=str(tasks_dir()), metadata=meta)
     manager.load([t for t in tasks.split(",") if t])
+
+
+if __name__ == "__main__":
+    main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -12,21 +13,30 @@ from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import find_split_file, read_records
 from medinj_eval.data.items import McqItem, check_item, check_unique_ids, permute
 
+log = logging.getLogger(__name__)
 RowParser = Callable[[dict[str, Any], str, int], McqItem]
 
 
-def items_from_file(path: Path, parse_row: RowParser) -> list[McqItem]:
+def items_from_file(path: Path, parse_row: RowParser, split: str) -> list[McqItem]:
     """Parse and check every row of one local file."""
-    rows = read_records(path)
-    items = [check_item(parse_row(row, str(path), i), str(path), i) for i, row in enumerate(rows)]
-    check_unique_ids([it.id for it in items], str(path))
-    return items
+    return items_from_rows(read_records(path), str(path), parse_row, split)
 
 
-def items_from_rows(rows: Iterable[dict[str, Any]], origin: str, parse_row: RowParser):
-    """Parse and check rows that came from the hub (``origin`` names the hub split)."""
+def items_from_rows(
+    rows: Iterable[dict[str, Any]], origin: str, parse_row: RowParser, split: str
+) -> list[McqItem]:
+    """Parse and check rows; ``origin`` names the file or the hub split in errors.
+
+    Ids must be unique in the evaluation split (paired statistics join on them); few-shot
+    pools only get a warning (the real FrenchMedMCQA train file repeats one id).
+    """
     items = [check_item(parse_row(row, origin, i), origin, i) for i, row in enumerate(rows)]
-    check_unique_ids([it.id for it in items], origin)
+    if split == "test":
+        check_unique_ids([it.id for it in items], origin)
+    elif len({it.id for it in items}) != len(items):
+        log.warning(
+            "%s: duplicate ids in the %s split (used only for few-shot demos)", origin, split
+        )
     return items
 
 
@@ -38,7 +48,7 @@ def local_splits(
     for split, names in split_names.items():
         path = find_split_file(folder, names)
         if path is not None:
-            splits[split] = items_from_file(path, parse_row)
+            splits[split] = items_from_file(path, parse_row, split)
     if "test" not in splits:
         wanted = " or ".join(f"{n}.json/.jsonl/.parquet" for n in split_names["test"])
         raise DataValidationError(str(folder), None, None, f"no test split file ({wanted})")
@@ -47,9 +57,16 @@ def local_splits(
 
 def to_dataset_dict(splits: dict[str, list[McqItem]], perm: int = 0) -> datasets.DatasetDict:
     """Rendered docs, options permuted for answer-order variant ``perm`` (test split only)."""
-    out = {}
+    docs = {}
     for split, items in splits.items():
         if split == "test":
             items = [permute(item, perm) for item in items]
-        out[split] = datasets.Dataset.from_list([item.to_doc() for item in items])
-    return datasets.DatasetDict(out)
+        docs[split] = [item.to_doc() for item in items]
+    return as_dataset_dict(docs)
+
+
+def as_dataset_dict(docs: dict[str, list[dict[str, Any]]]) -> datasets.DatasetDict:
+    """DatasetDict whose ``train`` split (few-shot pool) falls back to validation, else empty."""
+    docs = dict(docs)
+    docs.setdefault("train", docs.get("validation", []))
+    return datasets.DatasetDict({s: datasets.Dataset.from_list(d) for s, d in docs.items()})

@@ -79,7 +79,7 @@ SUFFIXES = (".json", ".jsonl", ".parquet")
 
 
 def find_split_file(folder: Path, names: tuple[str, ...]) -> Path | None:
-    """The one file of a split in ``folder``: ``<name>.json|.jsonl|.parquet`` or ``<name>-*.parquet``."""
+    """The file of a split: ``<name>.json|.jsonl|.parquet`` or ``<name>-*.parquet`` shards."""
     for name in names:
         for suffix in SUFFIXES:
             candidate = folder / f"{name}{suffix}"

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import datasets
-
+from medinj_eval.data.build import as_dataset_dict
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import find_split_file, read_records, resolve_data_dir
 from medinj_eval.data.hub import hub_rows
@@ -58,13 +57,14 @@ def _entity_map(value: Any, file: str, index: int) -> dict[str, str]:
     return pairs
 
 
-def _docs(rows: list[dict[str, Any]], origin: str) -> list[dict[str, Any]]:
+def _docs(rows: list[dict[str, Any]], origin: str, split: str) -> list[dict[str, Any]]:
     docs = [parse_row(row, origin, i) for i, row in enumerate(rows)]
-    check_unique_ids([doc["id"] for doc in docs], origin)
+    if split == "test":
+        check_unique_ids([doc["id"] for doc in docs], origin)
     return docs
 
 
-def load(*, data_dir: str | None = None, **_: Any) -> datasets.DatasetDict:
+def load(*, data_dir: str | None = None, **_: Any):
     """DatasetDict of cloze docs."""
     folder = resolve_data_dir(data_dir, "frbmedqa")
     if folder is not None:
@@ -72,9 +72,9 @@ def load(*, data_dir: str | None = None, **_: Any) -> datasets.DatasetDict:
         for split, names in SPLIT_FILES.items():
             path = find_split_file(folder, names)
             if path is not None:
-                splits[split] = _docs(read_records(path), str(path))
+                splits[split] = _docs(read_records(path), str(path), split)
         if "test" not in splits:
             raise DataValidationError(str(folder), None, None, "no test split file")
     else:
-        splits = {s: _docs(r, f"{HUB_ID}:{s}") for s, r in hub_rows(HUB_ID).items()}
-    return datasets.DatasetDict({s: datasets.Dataset.from_list(d) for s, d in splits.items()})
+        splits = {s: _docs(r, f"{HUB_ID}:{s}", s) for s, r in hub_rows(HUB_ID).items()}
+    return as_dataset_dict(splits)

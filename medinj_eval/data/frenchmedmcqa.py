@@ -66,5 +66,5 @@ def load(*, data_dir: str | None = None, perm: int = 0, **_: Any):
         return to_dataset_dict(local_splits(folder, SPLIT_FILES, parse_row), perm)
     rows = hub_rows(HUB_ID, revision=HUB_REVISION)
     renamed = {"validation" if s == "dev" else s: r for s, r in rows.items()}
-    splits = {s: items_from_rows(r, f"{HUB_ID}:{s}", parse_row) for s, r in renamed.items()}
+    splits = {s: items_from_rows(r, f"{HUB_ID}:{s}", parse_row, s) for s, r in renamed.items()}
     return to_dataset_dict(splits, perm)

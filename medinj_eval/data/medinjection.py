@@ -22,7 +22,11 @@ from medinj_eval.data.items import McqItem, options_from_message, require
 
 SOURCES = ("Native", "Translated")
 SUBSETS = ("mcq", "mcqu")
-SPLIT_DIRS = {"train": ("Train", "train"), "validation": ("Validation", "val"), "test": ("Test", "test")}
+SPLIT_DIRS = {
+    "train": ("Train", "train"),
+    "validation": ("Validation", "val"),
+    "test": ("Test", "test"),
+}
 
 
 def row_parser(subset: str, need_option_texts: bool):
@@ -101,7 +105,7 @@ def load(*, source: str, subset: str, data_dir: str | None = None, perm: int = 0
         for split in SPLIT_DIRS:
             path = local_file(root, source, subset, split)
             if path is not None:
-                splits[split] = items_from_file(path, parse_row)
+                splits[split] = items_from_file(path, parse_row, split)
         if "test" not in splits:
             expected = root / source / "Test" / subset / f"{subset}_test.json"
             raise DataValidationError(str(expected), None, None, "test file not found")
@@ -111,5 +115,5 @@ def load(*, source: str, subset: str, data_dir: str | None = None, perm: int = 0
         split: f"{d}/{subset}/{subset}_{short}.json" for split, (d, short) in SPLIT_DIRS.items()
     }
     rows = hub_rows(hub_id, data_files=files)
-    splits = {s: items_from_rows(r, f"{hub_id}:{files[s]}", parse_row) for s, r in rows.items()}
+    splits = {s: items_from_rows(r, f"{hub_id}:{files[s]}", parse_row, s) for s, r in rows.items()}
     return to_dataset_dict(splits, perm)

@@ -28,7 +28,9 @@ def row_parser(config: str):
         keys = [k for k in "abcde" if row.get(f"answer_{k}") is not None]
         raw_gold = require(row, "correct_answers", file, index)
         if not isinstance(raw_gold, str):
-            raise DataValidationError(file, index, "correct_answers", "expected a string like 'A,C'")
+            raise DataValidationError(
+                file, index, "correct_answers", "expected a string like 'A,C'"
+            )
         return McqItem(
             id=str(require(row, "id", file, index)),
             question=require(row, "question", file, index),
@@ -55,5 +57,7 @@ def load(*, config: str, data_dir: str | None = None, perm: int = 0, **_: Any):
     if folder is not None:
         return to_dataset_dict(local_splits(folder / config, SPLIT_FILES, parse_row), perm)
     rows = hub_rows(HUB_ID, config)
-    splits = {s: items_from_rows(r, f"{HUB_ID}/{config}:{s}", parse_row) for s, r in rows.items()}
+    splits = {
+        s: items_from_rows(r, f"{HUB_ID}/{config}:{s}", parse_row, s) for s, r in rows.items()
+    }
     return to_dataset_dict(splits, perm)

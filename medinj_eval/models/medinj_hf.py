@@ -2,9 +2,11 @@
 
 Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...).
 Requests without the constraint keys are passed to the ``hf`` code path unchanged, so
-non-constrained tasks give the same outputs as ``--model hf``. DoRA adapters are merged
-into the base weights after loading (``merge_adapter=auto``): unmerged DoRA recomputes the
-weight norm at every forward and is several times slower on CPU.
+non-constrained tasks give the same outputs as ``--model hf``. ``prefix_cache=true``
+encodes a prompt shared by many log-likelihood requests once (multi-answer sets);
+log-probabilities then agree with ``hf`` to float rounding, not bit for bit. DoRA
+adapters are merged into the base weights after loading (``merge_adapter=auto``):
+unmerged DoRA recomputes the weight norm at every forward and is several times slower.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from transformers import LogitsProcessorList
 
 from medinj_eval.models.constrained import OptionLetterProcessor, allowed_token_ids
 from medinj_eval.models.default_model import resolve_pretrained
+from medinj_eval.models.prefix_cache import shared_prefix_loglikelihoods
 from medinj_eval.tasks.mcq import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE
 
 log = logging.getLogger(__name__)
@@ -27,13 +30,40 @@ log = logging.getLogger(__name__)
 class MedinjHFLM(HFLM):
     """HFLM with a logits-processor hook for the ``constrained`` task mode."""
 
-    def __init__(self, pretrained: Any = "default", merge_adapter: str = "auto", **kwargs: Any):
+    def __init__(
+        self,
+        pretrained: Any = "default",
+        merge_adapter: str = "auto",
+        prefix_cache: bool = False,
+        **kwargs: Any,
+    ):
         if isinstance(pretrained, str):
             pretrained = resolve_pretrained(pretrained)
         super().__init__(pretrained=pretrained, **kwargs)
+        self.prefix_cache = str(prefix_cache).lower() in ("true", "1", "yes")
         if kwargs.get("peft") and _should_merge(self._model, str(merge_adapter)):
             log.info("merging the PEFT adapter into the base weights")
             self._model = self._model.merge_and_unload()
+
+    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+        """With ``prefix_cache=true``, encode each shared context once (see prefix_cache.py)."""
+        if not self.prefix_cache or self.backend != "causal":
+            return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+        results = shared_prefix_loglikelihoods(
+            self.model,
+            requests,
+            self.device,
+            self.max_length,
+            batch_size=32,
+            on_result=lambda req, ans: self.cache_hook.add_partial("loglikelihood", req, ans),
+            disable_tqdm=disable_tqdm or self.rank != 0,
+        )
+        leftovers = [i for i, r in enumerate(results) if r is None]
+        if leftovers:
+            plain = super()._loglikelihood_tokens([requests[i] for i in leftovers], disable_tqdm)
+            for i, answer in zip(leftovers, plain):
+                results[i] = answer
+        return results
 
     def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
         letters = generation_kwargs.pop(CONSTRAINT_LETTERS, None)

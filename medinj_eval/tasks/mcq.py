@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from lm_eval.api.instance import Instance
+from lm_eval.api.registry import metric_registry, register_metric
 from lm_eval.api.task import ConfigurableTask
 
 from medinj_eval.metrics import exact_match, hamming_score, is_valid, parse_lenient, parse_strict
@@ -29,6 +30,28 @@ PARSERS = {"strict": parse_strict, "lenient": parse_lenient}
 # Keys of the per-item generation kwargs that medinj-hf turns into a logits mask.
 CONSTRAINT_LETTERS = "medinj_letters"
 CONSTRAINT_SINGLE = "medinj_single"
+
+
+ITEM_METRICS = (
+    "em",
+    "hamming",
+    "valid",
+    "em_understanding",
+    "em_reasoning",
+    "hamming_understanding",
+    "hamming_reasoning",
+)
+
+
+def _passthrough(items):
+    """Item scores are computed in process_results; lm-eval only needs the name registered."""
+    return items
+
+
+# Registered so lm-eval does not look the names up in HF `evaluate` (network, minutes).
+for _name in ITEM_METRICS:
+    if _name not in metric_registry:
+        register_metric(metric=_name, higher_is_better=True)(_passthrough)
 
 
 class MedinjMCQTask(ConfigurableTask):

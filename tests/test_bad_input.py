@@ -1,0 +1,127 @@
+"""Bad local data stops the run before any model loads, naming the file, the row and the field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medinj_eval.paths import sample_data_dir
+
+FMM_TASK = "frenchmedmcqa_greedy"
+
+
+def broken_copy(tmp_path: Path, relpath: str, mutate) -> Path:
+    """A data root holding the sample suite with one file rewritten by ``mutate``."""
+    root = tmp_path / "data"
+    shutil.copytree(sample_data_dir(), root)
+    target = root / relpath
+    rows = json.loads(target.read_text(encoding="utf-8"))
+    payload = mutate(rows)
+    target.write_bytes(payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+    return target
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "medinj_eval.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def _drop_question(rows):
+    del rows[3]["question"]
+    return rows
+
+
+def _letter_outside(rows):
+    rows[5]["correct_answers"] = ["f"]
+    return rows
+
+
+def _no_options(rows):
+    rows[2]["answers"] = {}
+    return rows
+
+
+def _duplicate_id(rows):
+    rows[7]["id"] = rows[1]["id"]
+    return rows
+
+
+def _invalid_utf8(rows):
+    rows[4]["question"] = "@@BAD@@"
+    return json.dumps(rows).encode().replace(b"@@BAD@@", b"Qu\xe9lle dose ?")
+
+
+CASES = {
+    "missing field": (_drop_question, "row 3, field 'question'", "missing required field"),
+    "letter outside options": (_letter_outside, "row 5, field 'correct_answers'", "not among"),
+    "no options": (_no_options, "row 2, field 'answers'", "no options"),
+    "duplicate ids": (_duplicate_id, "row 7, field 'id'", "duplicate id"),
+    "invalid utf-8": (_invalid_utf8, "row 4, field 'question'", "invalid UTF-8"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_frenchmedmcqa_file_stops_before_model_load(tmp_path, case):
+    mutate, where, problem = CASES[case]
+    bad = broken_copy(tmp_path, "frenchmedmcqa/test.json", mutate)
+    metadata = json.dumps({"data_dir": str(bad.parents[1])})
+    # A model path that does not exist: reaching model loading would fail differently.
+    result = run_cli(
+        "run",
+        "--model",
+        "hf",
+        "--model_args",
+        f"pretrained={tmp_path / 'no-model'}",
+        "--tasks",
+        FMM_TASK,
+        "--metadata",
+        metadata,
+    )
+    assert result.returncode != 0
+    assert f"{bad}, {where}: " in result.stderr
+    assert problem in result.stderr
+    assert "no-model" not in result.stderr.split(str(bad))[0]
+
+
+def test_bad_mediqal_and_medinjection_rows_are_named(tmp_path):
+    def drop_gold(rows):
+        del rows[6]["correct_answers"]
+        return rows
+
+    bad = broken_copy(tmp_path, "mediqal/mcqm/test.json", drop_gold)
+    result = run_cli(
+        "validate",
+        "--tasks",
+        "mediqal_mcqm_constrained",
+        "--metadata",
+        json.dumps({"data_dir": str(tmp_path / "data")}),
+    )
+    assert result.returncode != 0
+    assert f"{bad}, row 6, field 'correct_answers': missing required field" in result.stderr
+
+    def bad_class(rows):
+        rows[1]["answer"] = "Z"
+        return rows
+
+    shutil.rmtree(tmp_path / "data")
+    bad = broken_copy(tmp_path, "medinjection-fr/Native/Test/mcqu/mcqu_test.json", bad_class)
+    result = run_cli(
+        "validate",
+        "--tasks",
+        "medinjfr_native_mcqu_greedy",
+        "--metadata",
+        json.dumps({"data_dir": str(tmp_path / "data")}),
+    )
+    assert result.returncode != 0
+    assert f"{bad}, row 1, field 'answer': answer letter(s) ['Z'] not among" in result.stderr
+
+
+def test_valid_sample_passes_validation():
+    result = run_cli("validate", "--tasks", "medinj_fr_sample")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "is valid" in result.stdout
