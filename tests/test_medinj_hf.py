@@ -1,0 +1,125 @@
+"""The medinj-hf backend on the real default model: parity with hf, constraint, adapters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import evaluate
+from lm_eval.api.instance import Instance
+
+from medinj_eval.metrics import parse_strict
+
+GREEDY_MULTI = "medinj_fr_sample_mediqal_mcqm_greedy"
+LOGLIK_SINGLE = "medinj_fr_sample_mediqal_mcqu_loglik"
+LOGLIK_MULTI = "medinj_fr_sample_medinjfr_native_mcq_loglik"
+CONSTRAINED = [
+    "medinj_fr_sample_mediqal_mcqm_constrained",
+    "medinj_fr_sample_medinjfr_native_mcqu_constrained",
+]
+
+
+def responses(results, task: str) -> list:
+    return [s["filtered_resps"] for s in results["samples"][task]]
+
+
+def test_medinj_hf_matches_hf_on_unconstrained_tasks(default_model):
+    tasks = [GREEDY_MULTI, LOGLIK_SINGLE]
+    args = f"pretrained={default_model}"
+    stock = evaluate("hf", args, tasks, limit=6, apply_chat_template=True)
+    ours = evaluate("medinj-hf", args, tasks, limit=6, apply_chat_template=True)
+    for task in tasks:
+        assert responses(ours, task) == responses(stock, task)
+        assert ours["results"][task]["em,none"] == stock["results"][task]["em,none"]
+
+
+def test_constrained_generation_only_writes_option_letters(default_model):
+    results = evaluate(
+        "medinj-hf", f"pretrained={default_model}", CONSTRAINED, limit=6, apply_chat_template=True
+    )
+    for task in CONSTRAINED:
+        for sample in results["samples"][task]:
+            doc, text = sample["doc"], sample["filtered_resps"][0]
+            allowed = set("".join(doc["letters"])) | set(", \n")
+            assert set(text) <= allowed, text
+            if not doc["multi"]:
+                assert len(parse_strict(text, doc["letters"], single=True)) == 1, text
+    single = results["results"][CONSTRAINED[1]]
+    assert single["valid,none"] == 1.0
+
+
+def test_stock_hf_refuses_constrained_tasks_loudly(default_model):
+    with pytest.raises(Exception, match="medinj_letters"):
+        evaluate("hf", f"pretrained={default_model}", CONSTRAINED[1:], limit=1)
+
+
+def test_prefix_cache_agrees_with_hf_loglikelihoods(default_model):
+    stock = evaluate(
+        "hf", f"pretrained={default_model}", [LOGLIK_MULTI], limit=3, apply_chat_template=True
+    )
+    ours = evaluate(
+        "medinj-hf",
+        f"pretrained={default_model},prefix_cache=true",
+        [LOGLIK_MULTI],
+        limit=3,
+        apply_chat_template=True,
+    )
+    for a, b in zip(responses(stock, LOGLIK_MULTI), responses(ours, LOGLIK_MULTI)):
+        assert len(a) == len(b) >= 7
+        for (ll_a, _), (ll_b, _) in zip(a, b):
+            assert abs(ll_a - ll_b) < 1e-4
+
+
+@pytest.fixture(scope="module")
+def adapters(default_model, tmp_path_factory):
+    """A LoRA and a DoRA adapter on the default model, with non-zero (random) updates."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    out = {}
+    for kind in ("lora", "dora"):
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_pretrained(default_model)
+        config = LoraConfig(
+            r=8,
+            lora_alpha=16,
+            target_modules=["q_proj", "v_proj"],
+            init_lora_weights=False,
+            use_dora=kind == "dora",
+            task_type="CAUSAL_LM",
+        )
+        folder = tmp_path_factory.mktemp(kind)
+        get_peft_model(base, config).save_pretrained(folder)
+        out[kind] = str(folder)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lora", "dora"])
+@pytest.mark.parametrize("backend", ["hf", "medinj-hf"])
+def test_peft_adapter_changes_the_scores(default_model, adapters, kind, backend):
+    base = evaluate(backend, f"pretrained={default_model}", [LOGLIK_SINGLE], limit=5)
+    tuned = evaluate(
+        backend, f"pretrained={default_model},peft={adapters[kind]}", [LOGLIK_SINGLE], limit=5
+    )
+    before = [ll for resp in responses(base, LOGLIK_SINGLE) for ll, _ in resp]
+    after = [ll for resp in responses(tuned, LOGLIK_SINGLE) for ll, _ in resp]
+    assert max(abs(a - b) for a, b in zip(before, after)) > 1e-2
+
+
+def test_dora_is_merged_and_agrees_with_unmerged(default_model, adapters):
+    from peft import PeftModel
+
+    from medinj_eval.models.medinj_hf import MedinjHFLM
+
+    merged = MedinjHFLM(pretrained=default_model, peft=adapters["dora"], device="cpu")
+    unmerged = MedinjHFLM(
+        pretrained=default_model, peft=adapters["dora"], device="cpu", merge_adapter="false"
+    )
+    assert not isinstance(merged.model, PeftModel)
+    assert isinstance(unmerged.model, PeftModel)
+    context = "Question : Quel organe produit l'insuline ?\nA. Foie\nB. Pancréas\nRéponse :"
+    requests = [
+        Instance("loglikelihood", {}, (context, f" {c}"), i)
+        for i, c in enumerate(["A", "B", "A, B", "Le pancréas"])
+    ]
+    for (a, _), (b, _) in zip(merged.loglikelihood(requests), unmerged.loglikelihood(requests)):
+        assert abs(a - b) < 1e-4
