@@ -88,37 +88,40 @@ def test_bad_frenchmedmcqa_file_stops_before_model_load(tmp_path, case):
     assert "no-model" not in result.stderr.split(str(bad))[0]
 
 
-def test_bad_mediqal_and_medinjection_rows_are_named(tmp_path):
-    def drop_gold(rows):
-        del rows[6]["correct_answers"]
-        return rows
+def _drop_mediqal_gold(rows):
+    del rows[6]["correct_answers"]
+    return rows
 
-    bad = broken_copy(tmp_path, "mediqal/mcqm/test.json", drop_gold)
-    result = run_cli(
-        "validate",
-        "--tasks",
+
+def _bad_medinjection_class(rows):
+    rows[1]["answer"] = "Z"
+    return rows
+
+
+OTHER_FORMATS = {
+    "mediqal": (
+        "mediqal/mcqm/test.json",
+        _drop_mediqal_gold,
         "mediqal_mcqm_constrained",
-        "--metadata",
-        json.dumps({"data_dir": str(tmp_path / "data")}),
-    )
-    assert result.returncode != 0
-    assert f"{bad}, row 6, field 'correct_answers': missing required field" in result.stderr
-
-    def bad_class(rows):
-        rows[1]["answer"] = "Z"
-        return rows
-
-    shutil.rmtree(tmp_path / "data")
-    bad = broken_copy(tmp_path, "medinjection-fr/Native/Test/mcqu/mcqu_test.json", bad_class)
-    result = run_cli(
-        "validate",
-        "--tasks",
+        "row 6, field 'correct_answers': missing required field",
+    ),
+    "medinjection": (
+        "medinjection-fr/Native/Test/mcqu/mcqu_test.json",
+        _bad_medinjection_class,
         "medinjfr_native_mcqu_greedy",
-        "--metadata",
-        json.dumps({"data_dir": str(tmp_path / "data")}),
-    )
+        "row 1, field 'answer': answer letter(s) ['Z'] not among",
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_bad_mediqal_and_medinjection_rows_are_named(tmp_path, fmt):
+    relpath, mutate, task, message = OTHER_FORMATS[fmt]
+    bad = broken_copy(tmp_path, relpath, mutate)
+    metadata = json.dumps({"data_dir": str(tmp_path / "data")})
+    result = run_cli("validate", "--tasks", task, "--metadata", metadata)
     assert result.returncode != 0
-    assert f"{bad}, row 1, field 'answer': answer letter(s) ['Z'] not among" in result.stderr
+    assert f"{bad}, {message}" in result.stderr
 
 
 def test_valid_sample_passes_validation():
