@@ -53,8 +53,11 @@ def _dispatch(argv: list[str]) -> None:
         model_command(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
-        preflight(options.tasks, options.metadata)
-        print(f"data of {options.tasks} is valid")
+        checked = preflight(options.tasks, options.metadata)
+        others = [t for t in options.tasks.split(",") if t and t not in checked]
+        print(f"data of {','.join(checked) or 'no medinj-eval task'} is valid")
+        if others:
+            print(f"not medinj-eval tasks, left to lm-eval: {','.join(others)}")
     elif command in ("-h", "--help", "help"):
         print(__doc__)
     else:
@@ -110,19 +113,13 @@ def _flag(args: list[str], name: str) -> str | None:
 
 def _with_defaults(args: list[str], options: argparse.Namespace) -> list[str]:
     """Add the include path, resolve ``pretrained=default``, keep outputs and samples."""
-    from medinj_eval.models.default_model import resolve_pretrained
+    from medinj_eval.models.default_model import resolve_model_args
 
     out = list(args)
     if "--include_path" not in out:
         out += ["--include_path", str(tasks_dir())]
     if options.model_args:
-        resolved = ",".join(
-            f"pretrained={resolve_pretrained(kv.split('=', 1)[1])}"
-            if kv.startswith("pretrained=")
-            else kv
-            for kv in options.model_args.split(",")
-        )
-        out[out.index("--model_args") + 1] = resolved
+        out[out.index("--model_args") + 1] = resolve_model_args(options.model_args)
     if options.output_path is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out += ["--output_path", str(Path("runs") / stamp)]
@@ -131,15 +128,19 @@ def _with_defaults(args: list[str], options: argparse.Namespace) -> list[str]:
     return out
 
 
-def preflight(tasks: str, metadata: str | None) -> None:
-    """Build every requested task (loading and checking its data) before any model loads."""
+def preflight(tasks: str, metadata: str | None) -> list[str]:
+    """Build every requested medinj-eval task (loading and checking its data) before any model
+    loads. Names of lm-eval's built-in tasks are left to lm-eval."""
     from lm_eval.tasks import TaskManager
 
     if not tasks:
         sys.exit("medinj-eval: --tasks is required")
     meta = json.loads(metadata) if metadata else {}
-    manager = TaskManager(include_path=str(tasks_dir()), metadata=meta)
-    manager.load([t for t in tasks.split(",") if t])
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=meta)
+    ours = [t for t in tasks.split(",") if t in manager.all_tasks]
+    if ours:
+        manager.load(ours)
+    return ours
 
 
 if __name__ == "__main__":

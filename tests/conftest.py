@@ -31,23 +31,7 @@ def default_model() -> str:
 
 
 def evaluate(model: str, model_args: str, tasks: list[str], limit: int | None = None, **kw):
-    """lm-eval's simple_evaluate over our tasks, samples logged."""
-    import lm_eval
-    from lm_eval.tasks import TaskManager
+    """lm-eval's simple_evaluate over our tasks, samples logged (see medinj_eval.evaluate)."""
+    from medinj_eval.evaluate import evaluate as run
 
-    import medinj_eval.models.medinj_hf  # noqa: F401
-    from medinj_eval.paths import tasks_dir
-
-    manager = TaskManager(include_path=str(tasks_dir()), metadata=kw.pop("metadata", {}))
-    return lm_eval.simple_evaluate(
-        model=model,
-        model_args=model_args,
-        tasks=tasks,
-        limit=limit,
-        task_manager=manager,
-        log_samples=True,
-        batch_size=kw.pop("batch_size", 8),
-        device="cpu",
-        bootstrap_iters=0,
-        **kw,
-    )
+    return run(model, model_args, tasks, limit=limit, **kw)

@@ -22,8 +22,8 @@ def responses(results, task: str) -> list:
     return [s["filtered_resps"] for s in results["samples"][task]]
 
 
-def test_medinj_hf_matches_hf_on_unconstrained_tasks(default_model):
-    tasks = [GREEDY_MULTI, LOGLIK_SINGLE]
+def test_medinj_hf_matches_hf_on_every_mode(default_model):
+    tasks = [GREEDY_MULTI, LOGLIK_SINGLE, *CONSTRAINED]
     args = f"pretrained={default_model}"
     stock = evaluate("hf", args, tasks, limit=6, apply_chat_template=True)
     ours = evaluate("medinj-hf", args, tasks, limit=6, apply_chat_template=True)
@@ -32,9 +32,10 @@ def test_medinj_hf_matches_hf_on_unconstrained_tasks(default_model):
         assert ours["results"][task]["em,none"] == stock["results"][task]["em,none"]
 
 
-def test_constrained_generation_only_writes_option_letters(default_model):
+@pytest.mark.parametrize("backend", ["hf", "medinj-hf"])
+def test_constrained_generation_only_writes_option_letters(default_model, backend):
     results = evaluate(
-        "medinj-hf", f"pretrained={default_model}", CONSTRAINED, limit=6, apply_chat_template=True
+        backend, f"pretrained={default_model}", CONSTRAINED, limit=6, apply_chat_template=True
     )
     for task in CONSTRAINED:
         for sample in results["samples"][task]:
@@ -47,9 +48,17 @@ def test_constrained_generation_only_writes_option_letters(default_model):
     assert single["valid,none"] == 1.0
 
 
-def test_stock_hf_refuses_constrained_tasks_loudly(default_model):
-    with pytest.raises(Exception, match="medinj_letters"):
-        evaluate("hf", f"pretrained={default_model}", CONSTRAINED[1:], limit=1)
+def test_constraint_changes_what_the_model_writes(default_model):
+    """Same prompts, greedy vs constrained: the mask must turn invalid answers into valid ones."""
+    greedy, constrained = (
+        "medinj_fr_sample_mediqal_mcqu_greedy",
+        "medinj_fr_sample_mediqal_mcqu_constrained",
+    )
+    results = evaluate(
+        "hf", f"pretrained={default_model}", [greedy, constrained], apply_chat_template=True
+    )
+    assert results["results"][greedy]["valid,none"] < 1.0
+    assert results["results"][constrained]["valid,none"] == 1.0
 
 
 def test_prefix_cache_agrees_with_hf_loglikelihoods(default_model):

@@ -46,6 +46,16 @@ def resolve_pretrained(pretrained: str) -> str:
     return str(model_dir())
 
 
+def resolve_model_args(model_args: str) -> str:
+    """An lm-eval ``--model_args`` string with ``pretrained=default`` resolved."""
+    return ",".join(
+        f"pretrained={resolve_pretrained(kv.split('=', 1)[1])}"
+        if kv.startswith("pretrained=")
+        else kv
+        for kv in model_args.split(",")
+    )
+
+
 def prepare(log=print) -> Path:
     """Download, verify and convert the default model once; return its folder."""
     target = model_dir()

@@ -1,10 +1,11 @@
-"""``--model medinj-hf``: lm-eval's HF backend plus option-letter constrained decoding.
+"""``--model medinj-hf``: lm-eval's HF backend, tuned for this suite.
 
-Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...).
-Requests without the constraint keys are passed to the ``hf`` code path unchanged, so
-non-constrained tasks give the same outputs as ``--model hf``. ``prefix_cache=true``
-encodes a prompt shared by many log-likelihood requests once (multi-answer sets);
-log-probabilities then agree with ``hf`` to float rounding, not bit for bit. DoRA
+Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...), and
+``pretrained=default`` names the embedded default model. Constrained decoding goes through
+the hook of :mod:`medinj_eval.models.constrained`, shared with ``--model hf``, so both
+backends give the same outputs on every task. ``prefix_cache=true`` encodes a prompt
+shared by many log-likelihood requests once (multi-answer sets); log-probabilities then
+agree with ``hf`` to float rounding, not bit for bit. DoRA
 adapters are merged into the base weights after loading (``merge_adapter=auto``):
 unmerged DoRA recomputes the weight norm at every forward and is several times slower.
 """
@@ -16,19 +17,17 @@ from typing import Any
 
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
-from transformers import LogitsProcessorList
 
-from medinj_eval.models.constrained import OptionLetterProcessor, allowed_token_ids
+from medinj_eval.models.constrained import install_hf_hook
 from medinj_eval.models.default_model import resolve_pretrained
 from medinj_eval.models.prefix_cache import shared_prefix_loglikelihoods
-from medinj_eval.tasks.mcq import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE
 
 log = logging.getLogger(__name__)
 
 
 @register_model("medinj-hf")
 class MedinjHFLM(HFLM):
-    """HFLM with a logits-processor hook for the ``constrained`` task mode."""
+    """HFLM with the default model, shared-prefix log-likelihoods and merged DoRA adapters."""
 
     def __init__(
         self,
@@ -39,6 +38,7 @@ class MedinjHFLM(HFLM):
     ):
         if isinstance(pretrained, str):
             pretrained = resolve_pretrained(pretrained)
+        install_hf_hook()
         super().__init__(pretrained=pretrained, **kwargs)
         self.prefix_cache = str(prefix_cache).lower() in ("true", "1", "yes")
         if kwargs.get("peft") and _should_merge(self._model, str(merge_adapter)):
@@ -64,27 +64,6 @@ class MedinjHFLM(HFLM):
             for i, answer in zip(leftovers, plain):
                 results[i] = answer
         return results
-
-    def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
-        letters = generation_kwargs.pop(CONSTRAINT_LETTERS, None)
-        single = bool(generation_kwargs.pop(CONSTRAINT_SINGLE, False))
-        if letters:
-            generation_kwargs["logits_processor"] = LogitsProcessorList(
-                [self._letter_processor(context.shape[1], letters, single)]
-            )
-        return super()._model_generate(context, max_length, stop, **generation_kwargs)
-
-    def _letter_processor(self, prompt_len: int, letters: str, single: bool):
-        first, later = allowed_token_ids(self.tokenizer, letters, single)
-        eos = self.end_token_ids()
-        return OptionLetterProcessor(prompt_len, first if single else first + eos, later, eos)
-
-    def end_token_ids(self) -> list[int]:
-        """End-of-sequence ids of the tokenizer and of the model's generation config."""
-        ids = {self.tokenizer.eos_token_id}
-        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        ids.update(configured if isinstance(configured, list) else [configured])
-        return sorted(i for i in ids if i is not None)
 
 
 def _should_merge(model: Any, policy: str) -> bool:

@@ -4,7 +4,7 @@
 
 * ``greedy``: generation, ``max_gen_toks`` 1 (single answer) or 2 x options (multi).
 * ``constrained``: the same generation with the option-letter mask of
-  :mod:`medinj_eval.models.constrained` (needs ``--model medinj-hf``).
+  :mod:`medinj_eval.models.constrained` (``--model hf`` or ``medinj-hf``).
 * ``loglik``: highest log-probability among option letters (single) or among every
   non-empty answer set (multi).
 
@@ -22,15 +22,11 @@ from lm_eval.api.registry import metric_registry, register_metric
 from lm_eval.api.task import ConfigurableTask
 
 from medinj_eval.metrics import exact_match, hamming_score, is_valid, parse_lenient, parse_strict
+from medinj_eval.models.constrained import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE, install_hf_hook
 from medinj_eval.tasks.choices import doc_to_choice
 
 MODES = ("greedy", "constrained", "loglik")
 PARSERS = {"strict": parse_strict, "lenient": parse_lenient}
-
-# Keys of the per-item generation kwargs that medinj-hf turns into a logits mask.
-CONSTRAINT_LETTERS = "medinj_letters"
-CONSTRAINT_SINGLE = "medinj_single"
-
 
 ITEM_METRICS = (
     "em",
@@ -65,6 +61,8 @@ class MedinjMCQTask(ConfigurableTask):
         if self.mode not in MODES:
             raise ValueError(f"{self.config.task}: metadata.mode must be one of {MODES}")
         self.parse = PARSERS[meta.get("parser", "strict")]
+        if self.mode == "constrained":
+            install_hf_hook()
 
     def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any):
         if self.OUTPUT_TYPE != "generate_until":
