@@ -25,9 +25,12 @@ def sample_test_docs():
 
 
 def test_sample_suite_has_40_single_and_40_multi_answer_items():
-    gold_sizes = Counter(len(doc["gold"]) == 1 for doc in sample_test_docs())
-    assert gold_sizes[True] >= 40
-    assert gold_sizes[False] >= 40
+    docs = list(sample_test_docs())
+    single_task_items = [d for d in docs if not d["multi"]]
+    several_answers = [d for d in docs if len(d["gold"]) > 1]
+    assert len(single_task_items) >= 40
+    assert all(len(d["gold"]) == 1 for d in single_task_items)
+    assert len(several_answers) >= 40
 
 
 def test_sample_medinjection_items_have_3_to_10_options_and_own_messages():

@@ -63,6 +63,18 @@ class MedinjMCQTask(ConfigurableTask):
         self.parse = PARSERS[meta.get("parser", "strict")]
         if self.mode == "constrained":
             install_hf_hook()
+        self._plain_description = self.config.description or ""
+
+    def fewshot_context(self, doc: dict, num_fewshot: int, **kwargs: Any):
+        """lm-eval's context, with the item's system message verbatim as the chat system turn.
+
+        The YAML description ends with a blank line that separates the system text from the
+        question in plain-text prompts; as a chat turn of its own it must not carry it.
+        """
+        chat = kwargs.get("apply_chat_template", False)
+        plain = self._plain_description
+        self.config.description = plain.rstrip() if chat else plain
+        return super().fewshot_context(doc=doc, num_fewshot=num_fewshot, **kwargs)
 
     def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any):
         if self.OUTPUT_TYPE != "generate_until":
