@@ -4,12 +4,14 @@ Two cases on the embedded default model (run ``medinj-eval model prepare`` first
 
 * multi-answer log-likelihood (2^n - 1 answer sets per item): ``prefix_cache=true``
   encodes each prompt once instead of once per answer set;
-* a DoRA adapter: ``medinj-hf`` merges it into the base weights, ``hf`` runs it unmerged.
+* a DoRA adapter (all seven projections, r 16): ``medinj-hf`` merges it into the base
+  weights, ``hf`` runs it unmerged; prefix caching off, so only the merge differs
+  (multi-answer tasks, at most ``--dora-limit`` items each: about 300 forward passes).
 
 Prints wall time of each backend and the ratio stock / ours (above 1 = we are faster),
 and checks that both backends chose the same answers.
 
-    python benchmarks/bench_backends.py [--limit N] [--repeat R]
+    python benchmarks/bench_backends.py [--case prefix|dora|all] [--limit N] [--repeat R]
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ LOGLIK_MULTI = [
     "medinj_fr_sample_mediqal_mcqm_loglik",
     "medinj_fr_sample_medinjfr_native_mcq_loglik",
 ]
-LOGLIK_SINGLE = ["medinj_fr_sample_mediqal_mcqu_loglik"]
 
 
 def timed(model: str, model_args: str, tasks: list[str], limit: int | None, repeat: int):
@@ -78,24 +79,28 @@ def compare(name: str, stock: tuple, ours: tuple) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="items per task (default: all)")
+    parser.add_argument("--dora-limit", type=int, default=5, help="items per task, DoRA case")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--case", choices=("prefix", "dora", "all"), default="all")
     args = parser.parse_args()
     from medinj_eval.models.default_model import model_dir
 
     base = f"pretrained={model_dir()}"
     print(f"default model {model_dir()}; limit {args.limit}; best of {args.repeat}")
-    compare(
-        "multi-answer loglik (prefix cache)",
-        timed("hf", base, LOGLIK_MULTI, args.limit, args.repeat),
-        timed("medinj-hf", f"{base},prefix_cache=true", LOGLIK_MULTI, args.limit, args.repeat),
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        peft = f"{base},peft={dora_adapter(tmp, str(model_dir()))}"
+    if args.case in ("prefix", "all"):
         compare(
-            "DoRA adapter (merged)",
-            timed("hf", peft, LOGLIK_SINGLE, args.limit, args.repeat),
-            timed("medinj-hf", peft, LOGLIK_SINGLE, args.limit, args.repeat),
+            "multi-answer loglik (prefix cache)",
+            timed("hf", base, LOGLIK_MULTI, args.limit, args.repeat),
+            timed("medinj-hf", f"{base},prefix_cache=true", LOGLIK_MULTI, args.limit, args.repeat),
         )
+    if args.case in ("dora", "all"):
+        with tempfile.TemporaryDirectory() as tmp:
+            peft = f"{base},peft={dora_adapter(tmp, str(model_dir()))}"
+            compare(
+                "DoRA adapter (merged)",
+                timed("hf", peft, LOGLIK_MULTI, args.dora_limit, args.repeat),
+                timed("medinj-hf", peft, LOGLIK_MULTI, args.dora_limit, args.repeat),
+            )
 
 
 if __name__ == "__main__":
