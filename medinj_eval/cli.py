@@ -7,6 +7,9 @@
 * ``medinj-eval tasks-path``: the folder to give ``lm_eval --include_path``.
 * ``medinj-eval model prepare|path``: the embedded default model.
 * ``medinj-eval validate --tasks ... [--metadata JSON]``: load and check the data only.
+* ``medinj-eval compare RUN RUN... --baseline NAME [--out DIR]``: paired statistics,
+  corrections, rankings, position bias, figures and a report across runs.
+* ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 """
 
 from __future__ import annotations
@@ -35,11 +38,14 @@ DEMO_ARGS = [
 
 def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
+    from medinj_eval.stats.runs import RunError
 
     try:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except DataValidationError as err:
         sys.exit(f"medinj-eval: invalid data: {err}")
+    except RunError as err:
+        sys.exit(f"medinj-eval: {err}")
 
 
 def _dispatch(argv: list[str]) -> None:
@@ -51,6 +57,10 @@ def _dispatch(argv: list[str]) -> None:
         print(tasks_dir())
     elif command == "model":
         model_command(rest)
+    elif command == "compare":
+        compare_command(rest)
+    elif command == "report":
+        report_command(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked = preflight(options.tasks, options.metadata)
@@ -74,6 +84,45 @@ def model_command(rest: list[str]) -> None:
         print(default_model.model_dir())
     else:
         sys.exit(f"medinj-eval model: unknown action {action!r} (prepare, path)")
+
+
+def compare_command(rest: list[str]) -> None:
+    from medinj_eval.reports.build import compare
+
+    parser = argparse.ArgumentParser(prog="medinj-eval compare")
+    parser.add_argument("runs", nargs="+", help="lm-eval output folders (results + samples)")
+    parser.add_argument("--baseline", required=True, help="name of the reference system")
+    parser.add_argument("--names", help="comma-separated display names, one per run")
+    parser.add_argument("--metric", help="item metric to compare (default: em, else acc)")
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/compare-<time>")
+    parser.add_argument("--q", type=float, default=0.05, help="FDR level (BH) and alpha")
+    parser.add_argument("--resamples", type=int, default=10_000, help="paired bootstrap draws")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    args = parser.parse_args(rest)
+    out = args.out or Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}"
+    paths = compare(
+        args.runs,
+        args.baseline,
+        out,
+        names=args.names.split(",") if args.names else None,
+        metric=args.metric,
+        q=args.q,
+        n_resamples=args.resamples,
+        seed=args.seed,
+    )
+    print((out / "comparison.md").read_text(encoding="utf-8"))
+    print(f"medinj-eval compare: report {paths['html']}")
+
+
+def report_command(rest: list[str]) -> None:
+    from medinj_eval.reports.build import report
+
+    parser = argparse.ArgumentParser(prog="medinj-eval report")
+    parser.add_argument("path", help="a run folder or a comparison folder")
+    parser.add_argument("--out", type=Path, default=None, help="default: beside the input")
+    args = parser.parse_args(rest)
+    paths = report(args.path, args.out)
+    print(f"medinj-eval report: {paths['html']} and {paths['markdown']}")
 
 
 def run(lm_eval_args: list[str]) -> int:

@@ -127,6 +127,7 @@ def test_wheel_ships_tasks_prompts_recipes_and_no_generic_top_level(wheel):
     top_level = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith(".dist-info")}
     assert top_level == {"medinj_eval"}
     for folder, target in (
+        ("medinj_eval", "medinj_eval"),
         ("lm_eval_tasks", "medinj_eval/_tasks"),
         ("judge_prompts", "medinj_eval/_judge_prompts"),
         ("training", "medinj_eval/_training"),

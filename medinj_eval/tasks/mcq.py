@@ -16,17 +16,15 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
-import numpy as np
 from lm_eval.api.instance import Instance
 from lm_eval.api.registry import metric_registry, register_metric
 from lm_eval.api.task import ConfigurableTask
 
-from medinj_eval.metrics import exact_match, hamming_score, is_valid, parse_lenient, parse_strict
+from medinj_eval.metrics import exact_match, hamming_score, is_valid
 from medinj_eval.models.constrained import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE, install_hf_hook
-from medinj_eval.tasks.choices import doc_to_choice
+from medinj_eval.tasks.predictions import PARSERS, predicted_letters
 
 MODES = ("greedy", "constrained", "loglik")
-PARSERS = {"strict": parse_strict, "lenient": parse_lenient}
 
 ITEM_METRICS = (
     "em",
@@ -60,7 +58,9 @@ class MedinjMCQTask(ConfigurableTask):
         self.mode = meta.get("mode", "greedy")
         if self.mode not in MODES:
             raise ValueError(f"{self.config.task}: metadata.mode must be one of {MODES}")
-        self.parse = PARSERS[meta.get("parser", "strict")]
+        self.parser = meta.get("parser", "strict")
+        if self.parser not in PARSERS:
+            raise ValueError(f"{self.config.task}: metadata.parser must be one of {list(PARSERS)}")
         if self.mode == "constrained":
             install_hf_hook()
         self._plain_description = self.config.description or ""
@@ -99,12 +99,7 @@ class MedinjMCQTask(ConfigurableTask):
         return gen
 
     def process_results(self, doc: dict, results: list) -> dict[str, float | None]:
-        if self.OUTPUT_TYPE == "multiple_choice":
-            lls = [ll for ll, _ in results]
-            chosen = doc_to_choice(doc)[int(np.argmax(lls))]
-            pred = frozenset(chosen.split(", "))
-        else:
-            pred = self.parse(results[0], doc["letters"], not doc["multi"])
+        pred = predicted_letters(doc, results, self.OUTPUT_TYPE, self.parser)
         scores = item_scores(pred, doc)
         return {k: v for k, v in scores.items() if k in self._metric_fn_list}
 

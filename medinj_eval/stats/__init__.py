@@ -1,0 +1,1 @@
+"""Statistics over lm-eval runs: paired tests, corrections, rankings and position bias."""

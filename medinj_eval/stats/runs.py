@@ -1,0 +1,116 @@
+"""Reading lm-eval outputs (``results_*.json`` + ``samples_*.jsonl``) and aligning items.
+
+A run is a folder written by ``lm_eval --output_path`` / ``medinj-eval run``: the results
+file may sit in the folder itself or one level down (lm-eval adds a folder per model).
+Items are keyed by lm-eval's ``doc_hash`` (sha256 of the document), so runs of the same
+task can be paired even when ``doc_id`` orders differ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_METRICS = ("em", "acc")
+
+
+class RunError(ValueError):
+    """A run folder or a set of runs cannot be read or paired as asked."""
+
+
+@dataclass
+class Run:
+    """One lm-eval run: its results file, its per-task samples and a display name."""
+
+    path: Path
+    name: str
+    results: dict[str, Any]
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.samples)
+
+    def n_shot(self, task: str) -> int:
+        return int((self.results.get("n-shot") or {}).get(task, 0) or 0)
+
+    def metric_of(self, task: str, metric: str | None = None) -> str:
+        """The metric to compare: ``metric`` if given, else ``em`` or ``acc``."""
+        rows = self.samples[task]
+        names = [metric] if metric else list(DEFAULT_METRICS)
+        for name in names:
+            if rows and name in rows[0]:
+                return name
+        raise RunError(f"{self.path}: task {task} has no per-item metric among {names}")
+
+    def item_scores(self, task: str, metric: str) -> dict[str, float]:
+        """doc_hash -> score; a doc hash seen twice is refused (it would pair two items)."""
+        scores: dict[str, float] = {}
+        for row in self.samples[task]:
+            key = str(row.get("doc_hash") or row["doc_id"])
+            if key in scores:
+                raise RunError(f"{self.path}: task {task} logs document {key[:12]} twice")
+            value = row.get(metric)
+            scores[key] = float("nan") if value is None else float(value)
+        return scores
+
+
+def results_file(folder: Path) -> Path:
+    """The newest ``results_*.json`` in ``folder`` or one level below."""
+    folder = Path(folder)
+    if folder.is_file():
+        return folder
+    found = sorted(folder.glob("results_*.json")) or sorted(folder.glob("*/results_*.json"))
+    if not found:
+        raise RunError(f"{folder}: no lm-eval results_*.json here or one folder down")
+    return found[-1]
+
+
+def load_run(folder: str | Path, name: str | None = None) -> Run:
+    """Read one run; its samples are the ``samples_<task>_<stamp>.jsonl`` beside the results."""
+    path = results_file(Path(folder))
+    results = json.loads(path.read_text(encoding="utf-8"))
+    stamp = path.stem[len("results_") :]
+    samples = {}
+    for sample_file in sorted(path.parent.glob(f"samples_*_{stamp}.jsonl")):
+        task = sample_file.name[len("samples_") : -len(f"_{stamp}.jsonl")]
+        lines = sample_file.read_text(encoding="utf-8").splitlines()
+        samples[task] = [json.loads(line) for line in lines if line.strip()]
+    if not samples:
+        raise RunError(f"{path.parent}: no samples_*.jsonl (run lm_eval with --log_samples)")
+    return Run(
+        path=path,
+        name=name or display_name(results, Path(folder)),
+        results=results,
+        samples=samples,
+    )
+
+
+def display_name(results: dict[str, Any], folder: Path) -> str:
+    """``model`` or ``model+adapter`` from the run's model args, else the folder name."""
+    args = (results.get("config") or {}).get("model_args") or ""
+    if isinstance(args, dict):
+        pairs = {k: str(v) for k, v in args.items()}
+    else:
+        pairs = dict(kv.split("=", 1) for kv in str(args).split(",") if "=" in kv)
+    model = Path(pairs.get("pretrained", "")).name
+    adapter = Path(pairs["peft"]).name if pairs.get("peft") else ""
+    return f"{model}+{adapter}" if model and adapter else model or folder.name
+
+
+def aligned(runs: list[Run], task: str, metric: str) -> tuple[list[str], list[list[float]]]:
+    """Item keys and, per run, the scores in that key order; refuses different item sets."""
+    per_run = [run.item_scores(task, metric) for run in runs]
+    reference = set(per_run[0])
+    for run, scores in zip(runs[1:], per_run[1:]):
+        if set(scores) != reference:
+            only_ref, only_run = len(reference - set(scores)), len(set(scores) - reference)
+            raise RunError(
+                f"task {task}: {runs[0].name} has {len(reference)} items, {run.name} has "
+                f"{len(scores)}; {only_ref} only in the first, {only_run} only in the second "
+                "(same --limit, data and task version needed)"
+            )
+    keys = sorted(reference)
+    return keys, [[scores[k] for k in keys] for scores in per_run]
