@@ -10,6 +10,8 @@
 * ``medinj-eval compare RUN RUN... --baseline NAME [--out DIR]``: paired statistics,
   corrections, rankings, position bias, figures and a report across runs.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
+* ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--run RUN]``:
+  submissions under results/, their validation, and the static site.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ DEMO_ARGS = [
 
 def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
+    from medinj_eval.leaderboard.validate import SubmissionError
     from medinj_eval.stats.runs import RunError
 
     try:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except DataValidationError as err:
         sys.exit(f"medinj-eval: invalid data: {err}")
-    except RunError as err:
+    except (RunError, SubmissionError) as err:
         sys.exit(f"medinj-eval: {err}")
 
 
@@ -61,6 +64,8 @@ def _dispatch(argv: list[str]) -> None:
         compare_command(rest)
     elif command == "report":
         report_command(rest)
+    elif command == "leaderboard":
+        leaderboard_command(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked = preflight(options.tasks, options.metadata)
@@ -125,8 +130,33 @@ def report_command(rest: list[str]) -> None:
     print(f"medinj-eval report: {paths['html']} and {paths['markdown']}")
 
 
+def leaderboard_command(rest: list[str]) -> None:
+    from medinj_eval.leaderboard.site import build_site
+    from medinj_eval.leaderboard.submission import create_submission
+    from medinj_eval.leaderboard.validate import validate_all
+
+    parser = argparse.ArgumentParser(prog="medinj-eval leaderboard")
+    parser.add_argument("action", choices=("submit", "validate", "build"))
+    parser.add_argument("run", nargs="?", help="submit: the run folder to submit")
+    parser.add_argument("--model-id", help="submit: the name the leaderboard shows")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="default: results")
+    parser.add_argument("--out", type=Path, default=Path("runs") / "leaderboard", help="build")
+    parser.add_argument("--runs", nargs="*", default=[], help="build: local runs shown too")
+    args = parser.parse_args(rest)
+    if args.action == "submit":
+        if not args.run or not args.model_id:
+            sys.exit("medinj-eval leaderboard submit: RUN and --model-id are required")
+        print(f"submission written: {create_submission(args.run, args.model_id, args.results)}")
+    elif args.action == "validate":
+        manifests = validate_all(args.results)
+        print(f"{len(manifests)} submission(s) and the reported rows in {args.results} are valid")
+    else:
+        print(f"leaderboard site: {build_site(args.results, args.out, args.runs).resolve()}")
+
+
 def run(lm_eval_args: list[str]) -> int:
     """Run lm_eval with our include path and defaults; return its exit status."""
+    demo = not lm_eval_args
     args = list(lm_eval_args) or list(DEMO_ARGS)
     options, _ = _task_options(args)
     args = _with_defaults(args, options)
@@ -143,7 +173,13 @@ def run(lm_eval_args: list[str]) -> int:
     except SystemExit as stop:
         status = stop.code if isinstance(stop.code, int) else 1
     elapsed = time.monotonic() - started
-    print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {_flag(args, '--output_path')}")
+    output = _flag(args, "--output_path")
+    print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {output}")
+    if demo and status == 0:
+        from medinj_eval.leaderboard.site import build_site
+
+        site = build_site(Path("results"), Path(output) / "leaderboard", [output])
+        print(f"medinj-eval: leaderboard with this run beside the reported rows: {site.resolve()}")
     return status
 
 

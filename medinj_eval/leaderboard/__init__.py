@@ -1,0 +1,1 @@
+"""The leaderboard: submissions under results/, their validation, reported rows, the site."""
