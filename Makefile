@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test lint wheel clean
+.PHONY: setup demo test lint wheel clean browser
 
 $(BIN)/medinj-eval: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,11 +18,18 @@ $(BIN)/medinj-eval: pyproject.toml
 
 setup: $(BIN)/medinj-eval
 
+# Debian's Chromium for the leaderboard site's browser test (Playwright drives it; no download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "install Debian's chromium for the site test (apt-get install chromium)"; fi; }
+
 demo: setup
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/medinj-eval run
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra tests
