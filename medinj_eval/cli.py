@@ -10,7 +10,7 @@
 * ``medinj-eval compare RUN RUN... --baseline NAME [--out DIR]``: paired statistics,
   corrections, rankings, position bias, figures and a report across runs.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
-* ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--run RUN]``:
+* ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
 """
 
@@ -40,7 +40,7 @@ DEMO_ARGS = [
 
 def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
-    from medinj_eval.leaderboard.validate import SubmissionError
+    from medinj_eval.leaderboard import SubmissionError
     from medinj_eval.stats.runs import RunError
 
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,14 @@ def evaluate(model: str, model_args: str, tasks: list[str], limit: int | None = 
     from medinj_eval.evaluate import evaluate as run
 
     return run(model, model_args, tasks, limit=limit, **kw)
+
+
+def cli(*args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``medinj-eval ARGS`` in a subprocess; with ``check``, a failure shows its output."""
+    medinj_eval = Path(sys.executable).parent / "medinj-eval"
+    done = subprocess.run(
+        [str(medinj_eval), *args], capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done

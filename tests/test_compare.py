@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import cli
 from scipy import stats
 
 from medinj_eval.paths import sample_data_dir
 
-BIN = Path(sys.executable).parent
 TASKS = [
     "frenchmedmcqa_loglik",
     "frenchmedmcqa_loglik_perm1",
@@ -23,15 +21,6 @@ TASKS = [
     "mediqal_mcqu_loglik",
 ]
 LIMIT = 10
-
-
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [str(BIN / "medinj-eval"), *args], capture_output=True, text=True, timeout=900
-    )
-    if check:
-        assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    return done
 
 
 def lora(folder: Path, base: str, seed: int) -> str:

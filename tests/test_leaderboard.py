@@ -14,20 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TASKS = "medinj_fr_sample_mediqal_mcqu_loglik,medinj_fr_sample_frenchmedmcqa_greedy"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [str(BIN / "medinj-eval"), *args], capture_output=True, text=True, timeout=600
-    )
-    if check:
-        assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
-    return done
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,10 @@ from typing import Any
 
 import jsonschema
 
+from medinj_eval.leaderboard import SubmissionError
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
 from medinj_eval.leaderboard.rescore import doc_hash, same, task_metrics
 from medinj_eval.leaderboard.submission import SCHEMA, config_sha256, sha256_file
-
-
-class SubmissionError(ValueError):
-    """A submission that the leaderboard refuses; the message names the file and the field."""
 
 
 def known_tasks() -> set[str]:
