@@ -35,11 +35,8 @@ def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, An
     """Rows of a local run (kind ``run``): its per-task metrics, stderr columns left out."""
     run = load_run(run_path, name)
     metrics = {
-        task: {k.split(",")[0]: v for k, v in values.items()
-               if "," in k and "_stderr" not in k and isinstance(v, (int, float))}
-        for task, values in (run.results.get("results") or {}).items()
-        if task in run.samples
-    }  # fmt: skip
+        task: {name: value for name, _, value in run.logged_metrics(task)} for task in run.tasks
+    }
     return _metric_rows(run.name, "run", str(run.path.parent), metrics)
 
 

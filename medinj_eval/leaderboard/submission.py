@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from medinj_eval.leaderboard.rescore import task_metrics
-from medinj_eval.stats.runs import load_run
+from medinj_eval.stats.runs import load_run, model_args
 
 SCHEMA = Path(__file__).resolve().parent / "submission.schema.json"
 
@@ -64,7 +64,7 @@ def slug(model_id: str) -> str:
 def create_submission(run_path: str | Path, model_id: str, results_dir: Path) -> Path:
     """Write the submission folder of one run; refuses to overwrite an existing one."""
     run = load_run(run_path)
-    args = _model_args(run.results)
+    args = model_args(run.results)
     target = results_dir / slug(model_id)
     if target.exists():
         raise FileExistsError(f"{target} exists: a submission per model id")
@@ -100,10 +100,3 @@ def create_submission(run_path: str | Path, model_id: str, results_dir: Path) ->
     }
     (target / "submission.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     return target
-
-
-def _model_args(results: dict[str, Any]) -> dict[str, str]:
-    args = (results.get("config") or {}).get("model_args") or {}
-    if isinstance(args, dict):
-        return {k: str(v) for k, v in args.items()}
-    return dict(kv.split("=", 1) for kv in str(args).split(",") if "=" in kv)

@@ -9,6 +9,7 @@ or in the run's results.json) that differs from the recomputation.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import jsonschema
 from medinj_eval.leaderboard import SubmissionError
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
 from medinj_eval.leaderboard.rescore import doc_hash, same, task_metrics
-from medinj_eval.leaderboard.submission import SCHEMA, config_sha256, sha256_file
+from medinj_eval.leaderboard.submission import SCHEMA, config_sha256
 
 
 def known_tasks() -> set[str]:
@@ -68,9 +69,10 @@ def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[
     samples_path = folder / entry["samples"]
     if not samples_path.is_file():
         raise SubmissionError(f"{samples_path}: missing file (named in {where}/samples)")
-    if sha256_file(samples_path) != entry["samples_sha256"]:
+    raw = samples_path.read_bytes()  # hashed and parsed from one read
+    if hashlib.sha256(raw).hexdigest() != entry["samples_sha256"]:
         raise SubmissionError(f"{samples_path}: altered (sha256 differs from {where})")
-    samples = [json.loads(line) for line in samples_path.read_text(encoding="utf-8").splitlines()]
+    samples = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
     if len(samples) != entry["n_samples"]:
         raise SubmissionError(f"{where}/n_samples: {entry['n_samples']} != {len(samples)} lines")
     seen: set[str] = set()

@@ -72,20 +72,18 @@ def run_sections(run: Run) -> list[Section]:
     """Scores per task, position bias, identity, configuration, versions and timings."""
     rows = []
     for task, metrics in sorted(run.results.get("results", {}).items()):
-        for key, value in sorted(metrics.items()):
-            name, _, filt = key.partition(",")
-            if filt and not name.endswith("_stderr") and isinstance(value, (int, float)):
-                stderr = metrics.get(f"{name}_stderr,{filt}")
-                rows.append(
-                    {
-                        "task": task,
-                        "n-shot": run.n_shot(task),
-                        "metric": name,
-                        "value": float(value),
-                        "stderr": stderr if isinstance(stderr, (int, float)) else None,
-                        "n": (run.results.get("n-samples") or {}).get(task, {}).get("effective"),
-                    }
-                )
+        for name, filt, value in run.logged_metrics(task):
+            stderr = metrics.get(f"{name}_stderr,{filt}")
+            rows.append(
+                {
+                    "task": task,
+                    "n-shot": run.n_shot(task),
+                    "metric": name,
+                    "value": value,
+                    "stderr": stderr if isinstance(stderr, (int, float)) else None,
+                    "n": (run.results.get("n-samples") or {}).get(task, {}).get("effective"),
+                }
+            )
     bias = run_position_bias(run)
     config = run.results.get("config") or {}
     identity = {

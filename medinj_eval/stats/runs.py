@@ -45,6 +45,17 @@ class Run:
                 return name
         raise RunError(f"{self.path}: task {task} has no per-item metric among {names}")
 
+    def logged_metrics(self, task: str) -> list[tuple[str, str, float]]:
+        """(metric, filter, value) of ``task`` (or group) in results.json, stderr entries and
+        non-numeric values ("N/A") left out."""
+        values = (self.results.get("results") or {}).get(task, {})
+        out = []
+        for key, value in sorted(values.items()):
+            name, _, filt = key.partition(",")
+            if filt and not name.endswith("_stderr") and isinstance(value, (int, float)):
+                out.append((name, filt, float(value)))
+        return out
+
     def item_scores(self, task: str, metric: str) -> dict[str, float]:
         """doc_hash -> score; a doc hash seen twice is refused (it would pair two items)."""
         scores: dict[str, float] = {}
@@ -88,13 +99,17 @@ def load_run(folder: str | Path, name: str | None = None) -> Run:
     )
 
 
-def display_name(results: dict[str, Any], folder: Path) -> str:
-    """``model`` or ``model+adapter`` from the run's model args, else the folder name."""
+def model_args(results: dict[str, Any]) -> dict[str, str]:
+    """The run's ``--model_args`` as a dict (lm-eval records a string or a dict)."""
     args = (results.get("config") or {}).get("model_args") or ""
     if isinstance(args, dict):
-        pairs = {k: str(v) for k, v in args.items()}
-    else:
-        pairs = dict(kv.split("=", 1) for kv in str(args).split(",") if "=" in kv)
+        return {k: str(v) for k, v in args.items()}
+    return dict(kv.split("=", 1) for kv in str(args).split(",") if "=" in kv)
+
+
+def display_name(results: dict[str, Any], folder: Path) -> str:
+    """``model`` or ``model+adapter`` from the run's model args, else the folder name."""
+    pairs = model_args(results)
     model = Path(pairs.get("pretrained", "")).name
     adapter = Path(pairs["peft"]).name if pairs.get("peft") else ""
     return f"{model}+{adapter}" if model and adapter else model or folder.name
