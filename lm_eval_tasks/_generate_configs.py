@@ -42,6 +42,23 @@ FAMILIES = {
     },
 }
 
+# Open-ended tasks: name -> folder, loader kwargs, MediQAl type splits?
+OPEN_FAMILIES = {
+    "mediqal_oeq": ("mediqal", {"benchmark": "mediqal_oeq"}, True),
+    "enmed_absqa": ("mediqal", {"benchmark": "mediqal_oeq", "absqa": True}, True),
+    "medinjfr_native_oeq": (
+        "medinjection_fr",
+        {"benchmark": "medinjection_oeq", "source": "Native"},
+        False,
+    ),
+    "medinjfr_translated_oeq": (
+        "medinjection_fr",
+        {"benchmark": "medinjection_oeq", "source": "Translated"},
+        False,
+    ),
+}
+OPEN_METRICS = ["bleu", "rouge1", "rouge2", "rougeL", "bertscore_f1"]
+
 
 def metric_list(multi: bool, splits: bool) -> list[dict]:
     names = MULTI_METRICS if multi else SINGLE_METRICS
@@ -76,7 +93,48 @@ def task_stub(family: str, mode: str, name: str, kwargs: dict, shots: int = 0, p
     return stub
 
 
+def open_stub(name: str, kwargs: dict, splits: bool) -> dict:
+    """An open-ended task: the shared template plus data and metrics."""
+    metrics = [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in OPEN_METRICS]
+    if splits:
+        metrics += [
+            {"metric": f"{m}_{s}", "aggregation": AGG_NONE, "higher_is_better": True}
+            for m in OPEN_METRICS
+            for s in ("understanding", "reasoning")
+        ]
+    return {
+        "include": "../_open_template_yaml",
+        "task": name,
+        "dataset_kwargs": kwargs,
+        "metric_list": metrics,
+        "metadata": {"version": 1.0},
+    }
+
+
+def write_open_tasks() -> None:
+    """Each open-ended task, its sample twin, and the groups medinj_fr_open(_sample)."""
+    for name, (folder, kwargs, splits) in OPEN_FAMILIES.items():
+        dump(ROOT / folder / f"{name}.yaml", open_stub(name, kwargs, splits))
+        sample = f"medinj_fr_sample_{name}"
+        sample_stub = open_stub(sample, {**kwargs, "sample": True}, splits)
+        dump(ROOT / "medinj_fr_sample" / f"{sample}.yaml", sample_stub)
+    meta = {"version": 1.0}
+    dump(
+        ROOT / "medinj_fr" / "medinj_fr_open.yaml",
+        {"group": "medinj_fr_open", "task": list(OPEN_FAMILIES), "metadata": meta},
+    )
+    dump(
+        ROOT / "medinj_fr_sample" / "medinj_fr_sample_open.yaml",
+        {
+            "group": "medinj_fr_sample_open",
+            "task": [f"medinj_fr_sample_{n}" for n in OPEN_FAMILIES],
+            "metadata": meta,
+        },
+    )
+
+
 def main() -> None:
+    write_open_tasks()
     for family, (folder, kwargs, _, _, _) in FAMILIES.items():
         for mode in MODES:
             base = f"{family}_{mode}"

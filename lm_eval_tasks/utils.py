@@ -5,9 +5,11 @@ from medinj_eval.metrics.aggregate import mean_ignoring_none
 from medinj_eval.tasks.choices import doc_to_choice, doc_to_target
 from medinj_eval.tasks.datasets import load_benchmark
 from medinj_eval.tasks.mcq import MedinjMCQTask
+from medinj_eval.tasks.open_ended import MedinjOpenTask
 
 __all__ = [
     "MedinjMCQTask",
+    "MedinjOpenTask",
     "doc_to_choice",
     "doc_to_target",
     "load_benchmark",

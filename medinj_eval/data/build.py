@@ -14,23 +14,30 @@ from medinj_eval.data.files import find_split_file, read_records
 from medinj_eval.data.items import McqItem, check_item, check_unique_ids, permute
 
 log = logging.getLogger(__name__)
-RowParser = Callable[[dict[str, Any], str, int], McqItem]
+RowParser = Callable[[dict[str, Any], str, int], Any]
+ItemCheck = Callable[[Any, str, int], Any]
 
 
-def items_from_file(path: Path, parse_row: RowParser, split: str) -> list[McqItem]:
+def items_from_file(
+    path: Path, parse_row: RowParser, split: str, check: ItemCheck = check_item
+) -> list[Any]:
     """Parse and check every row of one local file."""
-    return items_from_rows(read_records(path), str(path), parse_row, split)
+    return items_from_rows(read_records(path), str(path), parse_row, split, check)
 
 
 def items_from_rows(
-    rows: Iterable[dict[str, Any]], origin: str, parse_row: RowParser, split: str
-) -> list[McqItem]:
+    rows: Iterable[dict[str, Any]],
+    origin: str,
+    parse_row: RowParser,
+    split: str,
+    check: ItemCheck = check_item,
+) -> list[Any]:
     """Parse and check rows; ``origin`` names the file or the hub split in errors.
 
     Ids must be unique in the evaluation split (paired statistics join on them); few-shot
     pools only get a warning (the real FrenchMedMCQA train file repeats one id).
     """
-    items = [check_item(parse_row(row, origin, i), origin, i) for i, row in enumerate(rows)]
+    items = [check(parse_row(row, origin, i), origin, i) for i, row in enumerate(rows)]
     if split == "test":
         check_unique_ids([it.id for it in items], origin)
     elif len({it.id for it in items}) != len(items):
@@ -41,14 +48,17 @@ def items_from_rows(
 
 
 def local_splits(
-    folder: Path, split_names: dict[str, tuple[str, ...]], parse_row: RowParser
-) -> dict[str, list[McqItem]]:
+    folder: Path,
+    split_names: dict[str, tuple[str, ...]],
+    parse_row: RowParser,
+    check: ItemCheck = check_item,
+) -> dict[str, list[Any]]:
     """Every split whose file is present in ``folder``; the evaluation split is mandatory."""
     splits = {}
     for split, names in split_names.items():
         path = find_split_file(folder, names)
         if path is not None:
-            splits[split] = items_from_file(path, parse_row, split)
+            splits[split] = items_from_file(path, parse_row, split, check)
     if "test" not in splits:
         wanted = " or ".join(f"{n}.json/.jsonl/.parquet" for n in split_names["test"])
         raise DataValidationError(str(folder), None, None, f"no test split file ({wanted})")

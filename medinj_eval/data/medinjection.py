@@ -34,7 +34,7 @@ def row_parser(subset: str, need_option_texts: bool):
 
     def parse_row(row: dict[str, Any], file: str, index: int) -> McqItem:
         messages = require(row, "messages", file, index)
-        system, user = _prompt_turns(messages, file, index)
+        system, user = prompt_turns(messages, file, index)
         classes = require(row, "classes", file, index)
         if not isinstance(classes, list) or not classes:
             raise DataValidationError(file, index, "classes", "no options (empty or not a list)")
@@ -62,7 +62,7 @@ def row_parser(subset: str, need_option_texts: bool):
     return parse_row
 
 
-def _prompt_turns(messages: Any, file: str, index: int) -> tuple[str, str]:
+def prompt_turns(messages: Any, file: str, index: int) -> tuple[str, str]:
     if not isinstance(messages, list):
         raise DataValidationError(file, index, "messages", "expected a list of chat turns")
     system = user = None

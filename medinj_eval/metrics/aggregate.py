@@ -15,3 +15,22 @@ def mean_ignoring_none(values: Iterable[float | None]) -> float:
     """
     kept = [float(v) for v in values if v is not None]
     return sum(kept) / len(kept) if kept else math.nan
+
+
+QUESTION_TYPES = ("understanding", "reasoning")
+
+
+def split_by_question_type(
+    scores: dict[str, float | None], question_type: str | None
+) -> dict[str, float | None]:
+    """``scores`` plus ``<metric>_understanding`` / ``<metric>_reasoning`` copies.
+
+    MediQAl reports every metric split by question type (DATASETS.md): the copy of the item's
+    own type holds its score, the other one ``None`` (left out by ``mean_ignoring_none``).
+    """
+    qtype = (question_type or "").strip().lower()
+    out = dict(scores)
+    for split in QUESTION_TYPES:
+        for name, value in scores.items():
+            out[f"{name}_{split}"] = value if qtype == split else None
+    return out

@@ -12,6 +12,8 @@ _LOADERS = {
     "mediqal": "medinj_eval.data.mediqal",
     "medinjection": "medinj_eval.data.medinjection",
     "frbmedqa": "medinj_eval.data.frbmedqa",
+    "mediqal_oeq": "medinj_eval.data.mediqal_oeq",
+    "medinjection_oeq": "medinj_eval.data.medinjection_oeq",
 }
 
 
