@@ -9,6 +9,8 @@
 * ``medinj-eval validate --tasks ... [--metadata JSON]``: load and check the data only.
 * ``medinj-eval compare RUN RUN... --baseline NAME [--out DIR]``: paired statistics,
   corrections, rankings, position bias, figures and a report across runs.
+* ``medinj-eval judge RUN|SAMPLES --prompt NAME|FILE [--base-url URL --judge-model M]``:
+  LLM-as-a-judge scores of the open-ended samples (cached, resumable), merged into the run.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 * ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
@@ -40,6 +42,7 @@ DEMO_ARGS = [
 
 def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
+    from medinj_eval.judge import JudgeError
     from medinj_eval.leaderboard import SubmissionError
     from medinj_eval.stats.runs import RunError
 
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except DataValidationError as err:
         sys.exit(f"medinj-eval: invalid data: {err}")
-    except (RunError, SubmissionError) as err:
+    except (RunError, SubmissionError, JudgeError) as err:
         sys.exit(f"medinj-eval: {err}")
 
 
@@ -66,6 +69,10 @@ def _dispatch(argv: list[str]) -> None:
         report_command(rest)
     elif command == "leaderboard":
         leaderboard_command(rest)
+    elif command == "judge":
+        from medinj_eval.judge.cli import judge_command
+
+        judge_command(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked = preflight(options.tasks, options.metadata)
@@ -87,8 +94,10 @@ def model_command(rest: list[str]) -> None:
         default_model.prepare()
     elif action == "path":
         print(default_model.model_dir())
+    elif action == "gguf":
+        print(default_model.gguf_path())
     else:
-        sys.exit(f"medinj-eval model: unknown action {action!r} (prepare, path)")
+        sys.exit(f"medinj-eval model: unknown action {action!r} (prepare, path, gguf)")
 
 
 def compare_command(rest: list[str]) -> None:

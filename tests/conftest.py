@@ -48,3 +48,49 @@ def cli(*args: str, check: bool = True, timeout: int = 900) -> subprocess.Comple
     if check:
         assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done
+
+
+@pytest.fixture(scope="session")
+def open_run(default_model, tmp_path_factory) -> Path:
+    """A real run of the open-ended sample tasks (answers cut at 32 tokens to keep it short)."""
+    out = tmp_path_factory.mktemp("open-run")
+    cli(
+        "run", "--model", "hf", "--model_args", "pretrained=default",
+        "--tasks", "medinj_fr_sample_open", "--apply_chat_template", "--batch_size", "16",
+        "--gen_kwargs", "max_gen_toks=32", "--output_path", str(out),
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture
+def run_copy(open_run, tmp_path) -> Path:
+    """A private copy of ``open_run`` that a test may write into."""
+    import shutil
+
+    return Path(shutil.copytree(open_run, tmp_path / "run"))
+
+
+def _start_server(family: str, log: Path):
+    from servers import Server
+
+    if family == "vllm":
+        python = Path(os.environ.get("MEDINJ_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+        if not python.is_file():
+            pytest.skip(f"vLLM virtualenv not found at {python} (make vllm-env)")
+    return Server(family, log).start()
+
+
+@pytest.fixture(scope="session", params=["llama-cpp", pytest.param("vllm", marks=pytest.mark.vllm)])
+def judge_server(request, default_model, tmp_path_factory):
+    """A real OpenAI-compatible server on 127.0.0.1 serving the default model."""
+    server = _start_server(request.param, tmp_path_factory.mktemp("server") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_llama_server(default_model, tmp_path):
+    """A llama.cpp server of this test's own, which the test may kill."""
+    server = _start_server("llama-cpp", tmp_path / "server.log")
+    yield server
+    server.stop()

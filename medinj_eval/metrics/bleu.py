@@ -36,5 +36,8 @@ def sentence_bleu(candidate: str, reference: str) -> float:
 
 
 def bleu_signature() -> str:
-    """sacrebleu's signature string of these settings, written next to the scores."""
-    return str(_bleu().get_signature())
+    """The settings as one string (sacrebleu version included), for reports."""
+    import sacrebleu
+
+    settings = "|".join(f"{k}:{v}" for k, v in BLEU_SETTINGS.items())
+    return f"sacrebleu:{sacrebleu.__version__}|sentence|refs:1|{settings}"

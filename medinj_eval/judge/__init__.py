@@ -1,0 +1,10 @@
+"""LLM-as-a-judge post-processor: logged samples -> rendered prompts -> verdicts -> aggregate.
+
+One module per step: :mod:`samples` (reading lm-eval logs), :mod:`prompts` (templates),
+:mod:`backends` (OpenAI-compatible servers, in-process transformers), :mod:`retry`,
+:mod:`cache` (SQLite), :mod:`verdicts` (parsing), :mod:`aggregate`, :mod:`runner`.
+"""
+
+
+class JudgeError(RuntimeError):
+    """The judge run cannot go on (bad prompt, unreachable server, rejected credentials)."""

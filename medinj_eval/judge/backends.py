@@ -1,0 +1,149 @@
+"""Judge backends: any OpenAI-compatible chat server, or the embedded model in process.
+
+Structured output has one mode per server family (``--server``):
+
+* ``openai`` and ``vllm``: ``response_format={"type": "json_schema", "json_schema": ...}``;
+* ``llama-cpp``: ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's form);
+* ``none``: no ``response_format``; replies are parsed by regex only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from medinj_eval.judge import JudgeError
+from medinj_eval.judge.prompts import JudgePrompt
+from medinj_eval.judge.retry import EmptyReply
+
+SERVER_FAMILIES = ("openai", "vllm", "llama-cpp", "none")
+LOCAL_KEY = "not-needed"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str
+
+
+def response_format(family: str, prompt: JudgePrompt) -> dict[str, Any] | None:
+    """The ``response_format`` of ``family`` for ``prompt``'s verdict schema."""
+    schema = prompt.verdict.json_schema()
+    if family in ("openai", "vllm"):
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "verdict", "schema": schema, "strict": True},
+        }
+    if family == "llama-cpp":
+        return {"type": "json_object", "schema": schema}
+    return None
+
+
+def sampling_params(
+    family: str, prompt: JudgePrompt, temperature: float, run: int
+) -> dict[str, Any]:
+    """Every request parameter besides model and messages (part of the cache key)."""
+    params: dict[str, Any] = {
+        **prompt.params,
+        "temperature": temperature,
+        "max_tokens": prompt.max_tokens,
+        "seed": run,
+    }
+    fmt = response_format(family, prompt)
+    if fmt is not None:
+        params["response_format"] = fmt
+    return params
+
+
+def api_key(env_name: str = "OPENAI_API_KEY") -> str:
+    """The key from ``env_name``; local servers accept any key, so a placeholder otherwise."""
+    return os.environ.get(env_name) or LOCAL_KEY
+
+
+class OpenAIBackend:
+    """``chat.completions`` over the ``openai`` async client; retries are the runner's."""
+
+    def __init__(
+        self, base_url: str, model: str, key: str, family: str, timeout: float = 120.0
+    ) -> None:
+        if family not in SERVER_FAMILIES:
+            raise JudgeError(f"--server must be one of {SERVER_FAMILIES}, got {family!r}")
+        from openai import AsyncOpenAI
+
+        self.family = family
+        self.retries = True
+        self.model = model
+        self.base_url = base_url
+        self._client = AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
+
+    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        response = await self._client.chat.completions.create(
+            model=self.model, messages=messages, **params
+        )
+        if not response.choices:
+            raise EmptyReply("no choices in the reply")
+        choice = response.choices[0]
+        text = choice.message.content if choice.message else None
+        if not text or not text.strip():
+            raise EmptyReply("empty reply text")
+        if not choice.finish_reason:
+            raise EmptyReply("reply without a finish reason")
+        return Reply(text, choice.finish_reason)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class TransformersBackend:
+    """The judge model in this process (default: the embedded SmolLM2), greedy at
+    temperature 0. No structured output: verdicts are parsed by regex."""
+
+    family = "none"
+    base_url = "in-process"
+    retries = False  # greedy and local: a failed call would fail the same way again
+
+    def __init__(self, model: str = "default") -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from medinj_eval.models.default_model import resolve_pretrained
+
+        path = resolve_pretrained(model)
+        self.model = model
+        self._tokenizer = AutoTokenizer.from_pretrained(path)
+        self._model = AutoModelForCausalLM.from_pretrained(path)
+        self._model.eval()
+        self._lock = asyncio.Lock()
+
+    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        async with self._lock:
+            return await asyncio.to_thread(self._generate, messages, params)
+
+    def _generate(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        import torch
+
+        ids = self._tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        temperature = float(params.get("temperature", 0.0))
+        torch.manual_seed(int(params.get("seed", 0)))
+        with torch.no_grad():
+            out = self._model.generate(
+                **ids,
+                max_new_tokens=int(params["max_tokens"]),
+                do_sample=temperature > 0,
+                temperature=temperature if temperature > 0 else None,
+                top_p=None,
+                top_k=None,
+                pad_token_id=self._tokenizer.eos_token_id,
+            )
+        new = out[0, ids["input_ids"].shape[1] :]
+        text = self._tokenizer.decode(new, skip_special_tokens=True)
+        stopped = len(new) and int(new[-1]) == self._tokenizer.eos_token_id
+        if not text.strip():
+            raise EmptyReply("empty reply text")
+        return Reply(text, "stop" if stopped else "length")
+
+    async def close(self) -> None:
+        return None

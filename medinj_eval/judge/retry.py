@@ -1,0 +1,77 @@
+"""When to retry a judge call, and how long to wait (exponential backoff with full jitter).
+
+Retried: connection errors and timeouts, 408/409/429, 5xx, empty replies. Not retried: a
+request the server rejected as invalid (400/422, and llama.cpp's 500 "validation error"),
+which would fail again. Fatal for the whole run: 401/403/404 (bad key, unknown model).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+CONNECTION = "connection"
+RETRY = "retry"
+INVALID = "invalid"
+FATAL = "fatal"
+
+
+class EmptyReply(Exception):
+    """The server answered without text or without a finish reason."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` tries per call; the run stops after ``max_consecutive_failures``
+    connection failures in a row (the server is gone: do not burn through every item)."""
+
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_consecutive_failures: int = 5
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds before try ``attempt + 1``: ``Retry-After`` when the server sent one,
+        else uniform in [0.5, 1] x min(max_delay, base_delay * 2**attempt)."""
+        if retry_after is not None:
+            return min(self.max_delay, max(0.0, retry_after))
+        return min(self.max_delay, self.base_delay * 2**attempt) * rng.uniform(0.5, 1.0)
+
+
+def classify(err: BaseException) -> str:
+    """One of CONNECTION, RETRY, INVALID, FATAL for an exception raised by a call."""
+    import openai
+
+    if isinstance(err, EmptyReply | TimeoutError):
+        return RETRY
+    if isinstance(err, openai.APIConnectionError):
+        return CONNECTION
+    if isinstance(err, openai.APIStatusError):
+        status = err.status_code
+        if status in (401, 403, 404):
+            return FATAL
+        if status in (408, 409, 429):
+            return RETRY
+        if status >= 500:
+            return INVALID if "validation error" in str(err.message).lower() else RETRY
+        return INVALID
+    return FATAL
+
+
+def retry_after_seconds(err: BaseException) -> float | None:
+    """The ``Retry-After`` header of an HTTP error, in seconds (number or HTTP date)."""
+    response = getattr(err, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime, timezone
+
+        return (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds()
+    except (TypeError, ValueError):
+        return None

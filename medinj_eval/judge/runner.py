@@ -1,0 +1,296 @@
+"""Judge every open-ended sample of a run: cached, bounded, retried, resumable.
+
+Flow: samples -> rendered messages (one request per sample and run) -> replies from the
+cache or the backend (at most ``concurrency`` in flight) -> parsed verdicts -> one record
+per sample (``<out>/<task>.jsonl``), a summary (``<out>/summary.json``) and the aggregate
+merged into the run's ``results_*.json``. Every reply is committed to the cache when it
+arrives, and output files are replaced atomically: a killed run loses nothing, and the same
+command resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from medinj_eval.judge import JudgeError
+from medinj_eval.judge.aggregate import summarize
+from medinj_eval.judge.backends import Reply, sampling_params
+from medinj_eval.judge.cache import ReplyCache, cache_key
+from medinj_eval.judge.prompts import JudgePrompt
+from medinj_eval.judge.retry import (
+    CONNECTION,
+    FATAL,
+    INVALID,
+    RetryPolicy,
+    classify,
+    retry_after_seconds,
+)
+from medinj_eval.judge.samples import Sample, read_samples, sample_files, task_and_stamp
+from medinj_eval.judge.verdicts import Verdict, combine_runs, parse_verdict
+
+
+class JudgeAborted(JudgeError):
+    """Too many connection failures in a row: the server is gone."""
+
+
+@dataclass
+class JudgeConfig:
+    """Everything one judge pass needs besides its samples."""
+
+    prompt: JudgePrompt
+    backend: Any
+    cache: ReplyCache
+    concurrency: int = 16
+    temperature: float = 0.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class Outcome:
+    reply: Reply | None = None
+    error: str | None = None
+    cached: bool = False
+
+
+@dataclass
+class Request:
+    sample: int
+    run: int
+    messages: list[dict[str, str]]
+    params: dict[str, Any]
+    key: str
+
+
+@dataclass
+class Counters:
+    calls: int = 0
+    cached: int = 0
+    failed: int = 0
+    consecutive_connection_failures: int = 0
+
+
+def build_requests(samples: list[Sample], config: JudgeConfig) -> list[Request]:
+    """One request per sample and run; the run index is the request seed."""
+    requests = []
+    model = config.backend.model
+    for i, sample in enumerate(samples):
+        messages = config.prompt.render(sample.variables())
+        for run in range(config.prompt.runs):
+            params = sampling_params(config.backend.family, config.prompt, config.temperature, run)
+            requests.append(Request(i, run, messages, params, cache_key(model, messages, params)))
+    return requests
+
+
+async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) -> Outcome:
+    policy, backend = config.policy, config.backend
+    attempts = policy.attempts if backend.retries else 1
+    last: BaseException | None = None
+    for attempt in range(attempts):
+        if counters.consecutive_connection_failures >= policy.max_consecutive_failures:
+            raise JudgeAborted(_abort_message(backend, counters, config))
+        counters.calls += 1
+        try:
+            reply = await backend.complete(request.messages, request.params)
+        except Exception as err:  # noqa: BLE001  classified below; unknown ones are fatal
+            kind = classify(err)
+            if kind == FATAL:
+                raise JudgeError(f"judge backend {backend.base_url}: {err}") from err
+            if kind == INVALID:
+                return Outcome(error=f"rejected by the server: {_short(err)}")
+            if kind == CONNECTION:
+                counters.consecutive_connection_failures += 1
+            last = err
+            if attempt + 1 < attempts:
+                await asyncio.sleep(policy.delay(attempt, retry_after_seconds(err), rng))
+            continue
+        counters.consecutive_connection_failures = 0
+        config.cache.put(request.key, backend.model, reply.text, reply.finish_reason)
+        return Outcome(reply)
+    if counters.consecutive_connection_failures >= policy.max_consecutive_failures:
+        raise JudgeAborted(_abort_message(backend, counters, config))
+    return Outcome(error=f"failed after {attempts} tries: {_short(last)}")
+
+
+def _short(err: BaseException | None) -> str:
+    return f"{type(err).__name__}: {str(err)[:200]}"
+
+
+def _abort_message(backend: Any, counters: Counters, config: JudgeConfig) -> str:
+    return (
+        f"judge server {backend.base_url} unreachable: "
+        f"{counters.consecutive_connection_failures} connection failures in a row. "
+        f"{len(config.cache)} verdict(s) are kept in {config.cache.path}; "
+        "run the same command again to resume."
+    )
+
+
+async def obtain_replies(
+    requests: list[Request], config: JudgeConfig
+) -> tuple[list[Outcome], Counters]:
+    """Cached replies, then the missing ones from the backend, ``concurrency`` at a time."""
+    counters = Counters()
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    todo = []
+    for i, request in enumerate(requests):
+        hit = config.cache.get(request.key)
+        if hit is not None:
+            outcomes[i] = Outcome(Reply(*hit), cached=True)
+            counters.cached += 1
+        else:
+            todo.append(i)
+    semaphore = asyncio.Semaphore(max(1, config.concurrency))
+    rng = random.Random(config.seed)
+    bar = tqdm(
+        total=len(todo), desc=f"judge {config.prompt.name}", disable=not config.progress or not todo
+    )
+
+    async def one(i: int) -> None:
+        async with semaphore:
+            outcomes[i] = await _call(requests[i], config, counters, rng)
+            bar.update(1)
+
+    tasks = [asyncio.create_task(one(i)) for i in todo]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        bar.close()
+        await config.backend.close()
+    return [o or Outcome(error="not attempted") for o in outcomes], counters
+
+
+def judge_samples(
+    samples: list[Sample], config: JudgeConfig
+) -> tuple[list[dict[str, Any]], Counters]:
+    """One record per sample (score None when missing, status, raw replies, provenance),
+    and the call counters."""
+    requests = build_requests(samples, config)
+    outcomes, counters = asyncio.run(obtain_replies(requests, config))
+    by_sample: dict[int, list[tuple[Request, Outcome]]] = {}
+    for request, outcome in zip(requests, outcomes):
+        by_sample.setdefault(request.sample, []).append((request, outcome))
+    records = [_record(samples[i], pairs, config) for i, pairs in sorted(by_sample.items())]
+    return records, counters
+
+
+def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeConfig) -> dict:
+    errors = [o.error for _, o in pairs if o.error]
+    if errors:
+        verdict = Verdict(None, f"failed: {errors[0]}")
+    else:
+        verdict = combine_runs(
+            [parse_verdict(o.reply.text, config.prompt.verdict) for _, o in pairs]
+        )
+    messages = pairs[0][0].messages
+    return {
+        "task": sample.task,
+        "doc_id": sample.doc_id,
+        "doc_hash": sample.doc_hash,
+        "question_type": sample.question_type,
+        "score": verdict.score,
+        "dimensions": verdict.dimensions,
+        "status": verdict.status,
+        "raw": [o.reply.text if o.reply else None for _, o in pairs],
+        "finish_reasons": [o.reply.finish_reason if o.reply else None for _, o in pairs],
+        "judge_model": config.backend.model,
+        "prompt": config.prompt.name,
+        "prompt_sha256": _messages_sha256(messages),
+        "template_sha256": config.prompt.sha256(),
+    }
+
+
+def _messages_sha256(messages: list[dict[str, str]]) -> str:
+    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` in one rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dict[str, Any]:
+    """Judge every open-ended samples file under ``source``; write records and summaries."""
+    files = [(f, read_samples(f)) for f in sample_files(source)]
+    files = [(f, s) for f, s in files if s]
+    if not files:
+        raise JudgeError(f"{source}: no open-ended samples (documents with a 'reference')")
+    base = source if source.is_dir() else source.parent
+    out = out or base / "judge" / config.prompt.name
+    started = time.time()
+    all_samples = [s for _, samples in files for s in samples]
+    records, counters = judge_samples(all_samples, config)
+    summary: dict[str, Any] = {"settings": _settings(config, counters), "tasks": {}}
+    for path, samples in files:
+        task = samples[0].task
+        task_records = [r for r in records if r["task"] == task]
+        write_atomic(
+            out / f"{task}.jsonl",
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in task_records),
+        )
+        summary["tasks"][task] = summarize(task_records)
+        merge_into_results(path, config.prompt.name, summary["tasks"][task], summary["settings"])
+    summary["settings"]["seconds"] = round(time.time() - started, 2)
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+    summary["out"] = str(out)
+    return summary
+
+
+def _settings(config: JudgeConfig, counters: Counters) -> dict[str, Any]:
+    return {
+        "prompt": config.prompt.name,
+        "prompt_file": str(config.prompt.path),
+        "template_sha256": config.prompt.sha256(),
+        "judge_model": config.backend.model,
+        "server": config.backend.base_url,
+        "server_family": config.backend.family,
+        "temperature": config.temperature,
+        "runs": config.prompt.runs,
+        "max_tokens": config.prompt.max_tokens,
+        "concurrency": config.concurrency,
+        "cache": str(config.cache.path),
+        "calls_made": counters.calls,
+        "replies_from_cache": counters.cached,
+    }
+
+
+def merge_into_results(
+    samples_file: Path, name: str, task_summary: dict[str, Any], settings: dict[str, Any]
+) -> Path | None:
+    """Add ``judge_<name>`` (and counts, question-type means) to the task's entry of the
+    matching ``results_<timestamp>.json``; the settings go under ``medinj_judge``."""
+    task, stamp = task_and_stamp(samples_file)
+    results = samples_file.parent / f"results_{stamp}.json"
+    if stamp is None or not results.is_file():
+        return None
+    data = json.loads(results.read_text(encoding="utf-8"))
+    entry = data.setdefault("results", {}).setdefault(task, {})
+    metric = f"judge_{name}"
+    entry[f"{metric},none"] = task_summary["mean"]
+    entry[f"{metric}_n_judged,none"] = task_summary["n_judged"]
+    entry[f"{metric}_n_missing,none"] = task_summary["n_missing"]
+    for key, value in task_summary.items():
+        if key.startswith("mean_"):
+            entry[f"{metric}_{key[5:]},none"] = value
+    data.setdefault("medinj_judge", {})[name] = settings
+    write_atomic(results, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    return results
