@@ -58,7 +58,10 @@ class Server:
 
     def start(self, timeout: float = 600) -> Server:
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the access log is read live
+            self.proc = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, env=env
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -91,4 +94,4 @@ class Server:
     def completions(self) -> int:
         """Chat-completion requests received so far (uvicorn access-log lines)."""
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return text.count("POST /v1/chat/completions")
+        return text.count('"POST /v1/chat/completions HTTP')

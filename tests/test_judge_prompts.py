@@ -69,7 +69,9 @@ def test_unknown_variable_is_an_error_naming_the_file(tmp_path):
 
 def test_sandbox_blocks_python_internals(tmp_path):
     path = tmp_path / "evil.yaml"
-    path.write_text("user: \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"\nverdict: {kind: binary}\n")
+    path.write_text(
+        "user: \"{{ ''.__class__.__mro__[1].__subclasses__() }}\"\nverdict: {kind: binary}\n"
+    )
     with pytest.raises(JudgeError, match="evil.yaml"):
         load_prompt(str(path)).render(VARS)
 
@@ -123,7 +125,12 @@ DIMS = load_prompt("enmed-4dim").verdict
         (DIMS, 'factual: 2, completeness: 2, "relevance": 3, safety=5', 3.0, OK_REGEX),
         (DIMS, '{"factual": 4, "completeness": 3, "relevance": 5}', None, UNPARSABLE),
         (DIMS, '{"factual": 4, "completeness": 39, "relevance": 5, "safety": 4}', None, UNPARSABLE),
-        (DIMS, '{"factual": true, "completeness": 3, "relevance": 5, "safety": 4}', None, UNPARSABLE),
+        (
+            DIMS,
+            '{"factual": true, "completeness": 3, "relevance": 5, "safety": 4}',
+            None,
+            UNPARSABLE,
+        ),
     ],
 )
 def test_parse_verdict(spec, text, score, status):

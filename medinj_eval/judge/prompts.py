@@ -2,12 +2,12 @@
 
 A prompt file holds ``name``, ``system``, ``user``, ``verdict`` (``kind`` and, for scales
 and dimensions, ``min``, ``max``, ``dimensions``), ``max_tokens``, ``runs`` and optional
-``params`` (extra request parameters). Templates render in a ``SandboxedEnvironment`` with ``StrictUndefined``: a template cannot
-reach Python internals, and a misspelt variable is an error, not an empty string. Variables:
-``question`` (the user turn the model saw), ``reference``, ``candidate``, ``doc`` (the whole
-logged document). The ``fence(tag)`` filter puts untrusted text between ``<tag>`` and
-``</tag>`` lines after defusing any copy of those tags inside it, so a candidate answer cannot
-close its block and pose as instructions.
+``params`` (extra request parameters). Templates render in a ``SandboxedEnvironment`` with
+``StrictUndefined``: a template cannot reach Python internals, and a misspelt variable is an
+error, not an empty string. Variables: ``question`` (the user turn the model saw),
+``reference``, ``candidate``, ``doc`` (the whole logged document). The ``fence(tag)`` filter
+puts untrusted text between ``<tag>`` and ``</tag>`` lines after defusing any copy of those
+tags inside it, so a candidate answer cannot close its block and pose as instructions.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ class JudgePrompt:
     def sha256(self) -> str:
         """Digest of the prompt file's templates and settings (written with every verdict)."""
         blob = json.dumps(
-            [self.system, self.user, self.verdict.__dict__, self.max_tokens, self.runs, self.params],
+            [self.system, self.user, self.verdict.__dict__, self.max_tokens, self.runs]
+            + [self.params],
             sort_keys=True,
             default=list,
         )

@@ -1,0 +1,234 @@
+"""The judge against REAL OpenAI-compatible servers on 127.0.0.1 serving the default model.
+
+``judge_server`` is llama-cpp-python's server (and vLLM's under ``-m vllm``); request counts
+come from the server's own access log. Kill tests kill real processes by PID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli
+from servers import MODEL_NAME, Server
+
+from medinj_eval.judge.prompts import load_prompt
+from medinj_eval.judge.samples import read_samples
+
+pytestmark = pytest.mark.slow
+
+
+def judge_args(source: Path, server: Server, cache: Path, *extra: str) -> list[str]:
+    return [
+        "judge", str(source), "--base-url", server.base_url, "--judge-model", MODEL_NAME,
+        "--server", server.family, "--cache", str(cache), "--no-progress", *extra,
+    ]  # fmt: skip
+
+
+def samples_file(run: Path, task: str) -> Path:
+    return next(run.rglob(f"samples_medinj_fr_sample_{task}_*.jsonl"))
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.open()]
+
+
+def cached(cache: Path) -> int:
+    if not cache.exists():
+        return 0
+    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_judge_a_run_then_rerun_from_cache_with_zero_calls(judge_server, run_copy, tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    before = judge_server.completions()
+    cli(*judge_args(run_copy, judge_server, cache, "--prompt", "medinjection-binary"))
+    out = run_copy / "judge" / "medinjection-binary"
+    recs = records(out)
+    expected = {
+        f.name: read_samples(f)
+        for f in run_copy.rglob("samples_*.jsonl")
+        if "judge" not in f.relative_to(run_copy).parts
+    }
+    n_samples = sum(len(s) for s in expected.values())
+    assert len(recs) == n_samples == judge_server.completions() - before
+    assert len({(r["task"], r["doc_id"]) for r in recs}) == n_samples
+    # structured output: every reply is the JSON integer 0 or 1
+    assert all(r["status"] == "ok" and r["score"] in (0.0, 1.0) for r in recs)
+    prompt = load_prompt("medinjection-binary")
+    for samples in expected.values():
+        for sample in samples:
+            rec = next(r for r in recs if (r["task"], r["doc_id"]) == (sample.task, sample.doc_id))
+            rendered = json.dumps(
+                prompt.render(sample.variables()), sort_keys=True, ensure_ascii=False
+            )
+            assert rec["prompt_sha256"] == hashlib.sha256(rendered.encode()).hexdigest()
+            assert rec["judge_model"] == MODEL_NAME and rec["doc_hash"] == sample.doc_hash
+    results = json.loads(next(run_copy.rglob("results_*.json")).read_text())
+    entry = results["results"]["medinj_fr_sample_mediqal_oeq"]
+    assert entry["judge_medinjection-binary_n_judged,none"] == 14
+    assert entry["judge_medinjection-binary_n_missing,none"] == 0
+    mediqal = [r["score"] for r in recs if r["task"] == "medinj_fr_sample_mediqal_oeq"]
+    assert entry["judge_medinjection-binary,none"] == pytest.approx(sum(mediqal) / 14)
+    assert "judge_medinjection-binary_reasoning,none" in entry
+    assert results["medinj_judge"]["medinjection-binary"]["server"] == judge_server.base_url
+
+    before = judge_server.completions()
+    again = cli(*judge_args(run_copy, judge_server, cache, "--prompt", "medinjection-binary"))
+    assert judge_server.completions() == before
+    assert f"0 call(s), {n_samples} reply(ies) from the cache" in again.stdout
+    assert records(out) == recs
+
+
+def test_four_dimensions_median_of_three_runs_with_structured_output(
+    judge_server, run_copy, tmp_path
+):
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    before = judge_server.completions()
+    cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", "enmed-4dim"))
+    assert judge_server.completions() - before == 9 * 3
+    recs = records(source.parent / "judge" / "enmed-4dim")
+    assert len(recs) == 9
+    for rec in recs:
+        assert rec["status"] == "ok" and len(rec["raw"]) == 3
+        assert set(rec["dimensions"]) == {"factual", "completeness", "relevance", "safety"}
+        assert rec["score"] == pytest.approx(sum(rec["dimensions"].values()) / 4)
+
+
+def test_concurrent_requests_give_the_verdicts_of_sequential_ones(judge_server, run_copy, tmp_path):
+    source = samples_file(run_copy, "mediqal_oeq")
+    raws = []
+    for concurrency in ("1", "8"):
+        out = tmp_path / f"out{concurrency}"
+        cli(
+            *judge_args(
+                source,
+                judge_server,
+                tmp_path / f"c{concurrency}.sqlite",
+                "--prompt",
+                "mediqal-10",
+                "--concurrency",
+                concurrency,
+                "--out",
+                str(out),
+            )
+        )
+        raws.append([(r["doc_id"], r["raw"]) for r in records(out)])
+    assert raws[0] == raws[1]
+
+
+def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_copy, tmp_path):
+    prompt = tmp_path / "bad-params.yaml"
+    binary = load_prompt("medinjection-binary").path.read_text()
+    prompt.write_text(binary + "params:\n  presence_penalty: 9\n")
+    source = samples_file(run_copy, "medinjfr_translated_oeq")
+    before = judge_server.completions()
+    done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt)))
+    assert judge_server.completions() - before == 9  # one request per sample, no retry
+    recs = records(source.parent / "judge" / "medinjection-binary")
+    assert all(r["score"] is None and r["status"].startswith("failed: rejected") for r in recs)
+    assert "judged 0, missing 9" in done.stdout
+
+
+def _start_judge(args: list[str]) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "medinj-eval"
+    return subprocess.Popen(
+        [str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _wait_for_cache(cache: Path, at_least: int, proc: subprocess.Popen, timeout=300) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = cached(cache)
+        if n >= at_least:
+            return n
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    raise AssertionError(f"judge did not reach {at_least} cached replies")
+
+
+def test_kill9_judge_mid_run_then_rerun_judges_every_sample_once(
+    private_llama_server, run_copy, tmp_path
+):
+    server, cache = private_llama_server, tmp_path / "c.sqlite"
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1")
+    proc = _start_judge(args)
+    _wait_for_cache(cache, 6, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = cached(cache)
+    assert 6 <= kept < 27
+    assert not (source.parent / "judge" / "enmed-4dim" / "summary.json").exists()
+    done = cli(*args)
+    assert "reply(ies) from the cache" in done.stdout
+    recs = records(source.parent / "judge" / "enmed-4dim")
+    assert sorted(int(r["doc_id"]) for r in recs) == list(range(9))
+    assert cached(cache) == 27
+    # at most the one request in flight at the kill was sent twice
+    assert 27 <= server.completions() <= 28
+
+
+def test_server_killed_mid_run_exits_non_zero_keeps_verdicts_and_resumes(
+    private_llama_server, run_copy, tmp_path
+):
+    server, cache = private_llama_server, tmp_path / "c.sqlite"
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1")
+    proc = _start_judge(args)
+    _wait_for_cache(cache, 6, proc)
+    server.kill()
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "unreachable" in stderr and "run the same command again to resume" in stderr
+    kept = cached(cache)
+    assert 6 <= kept < 27
+    restarted = Server("llama-cpp", tmp_path / "server2.log", port=server.port).start()
+    try:
+        done = cli(*args)
+    finally:
+        restarted.stop()
+    assert f"{kept} reply(ies) from the cache" in done.stdout
+    assert restarted.completions() == 27 - kept
+    recs = records(source.parent / "judge" / "enmed-4dim")
+    assert len(recs) == 9 and len({r["doc_id"] for r in recs}) == 9
+
+
+def test_in_process_judge_counts_unparsable_verdicts_as_missing(run_copy, tmp_path):
+    source = samples_file(run_copy, "medinjfr_translated_oeq")
+    done = cli(
+        "judge",
+        str(source),
+        "--prompt",
+        "medinjection-binary",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--no-progress",
+    )
+    summary = json.loads(
+        (source.parent / "judge" / "medinjection-binary" / "summary.json").read_text()
+    )
+    agg = summary["tasks"]["medinj_fr_sample_medinjfr_translated_oeq"]
+    recs = records(source.parent / "judge" / "medinjection-binary")
+    judged = [r["score"] for r in recs if r["score"] is not None]
+    assert agg["n_judged"] == len(judged) and agg["n_missing"] == 9 - len(judged)
+    assert all(r["status"] == "unparsable" for r in recs if r["score"] is None)
+    if judged:
+        assert agg["mean"] == pytest.approx(sum(judged) / len(judged))
+    else:
+        assert agg["mean"] is None
+    assert summary["settings"]["server"] == "in-process"
+    assert f"missing {agg['n_missing']}" in done.stdout
