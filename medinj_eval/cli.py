@@ -11,6 +11,8 @@
   corrections, rankings, position bias, figures and a report across runs.
 * ``medinj-eval judge RUN|SAMPLES --prompt NAME|FILE [--base-url URL --judge-model M]``:
   LLM-as-a-judge scores of the open-ended samples (cached, resumable), merged into the run.
+* ``medinj-eval meta-eval PAIRS... [--prompt P]``: BLEU, ROUGE, BERTScore and judges
+  against human labels (correlations, kappa, alpha, bootstrap CIs, verbosity check).
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 * ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
@@ -73,6 +75,10 @@ def _dispatch(argv: list[str]) -> None:
         from medinj_eval.judge.cli import judge_command
 
         judge_command(rest)
+    elif command == "meta-eval":
+        from medinj_eval.metaeval.cli import meta_eval_command
+
+        meta_eval_command(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked = preflight(options.tasks, options.metadata)

@@ -8,13 +8,8 @@ from pathlib import Path
 from medinj_eval.judge.backends import SERVER_FAMILIES
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="medinj-eval judge",
-        description="Judge the open-ended answers of an lm-eval run (--log_samples output).",
-    )
-    p.add_argument("source", type=Path, help="a run folder or one samples_*.jsonl file")
-    p.add_argument("--prompt", default="medinjection-binary", help="shipped name or YAML path")
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """The judge backend and call options, shared by ``judge`` and ``meta-eval``."""
     p.add_argument("--base-url", help="OpenAI-compatible server (omit: judge in process)")
     p.add_argument("--judge-model", default="default", help="model name (in process: a folder)")
     p.add_argument(
@@ -33,8 +28,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--max-consecutive-failures", type=int, default=5)
     p.add_argument("--cache", type=Path, help="SQLite file (default: <cache>/judge-cache.sqlite)")
-    p.add_argument("--out", type=Path, help="default: <run>/judge/<prompt>/")
     p.add_argument("--no-progress", action="store_true")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="medinj-eval judge",
+        description="Judge the open-ended answers of an lm-eval run (--log_samples output).",
+    )
+    p.add_argument("source", type=Path, help="a run folder or one samples_*.jsonl file")
+    p.add_argument("--prompt", default="medinjection-binary", help="shipped name or YAML path")
+    p.add_argument("--out", type=Path, help="default: <run>/judge/<prompt>/")
+    add_backend_arguments(p)
     return p
 
 
@@ -48,18 +53,14 @@ def make_backend(args: argparse.Namespace):
     return TransformersBackend(args.judge_model)
 
 
-def judge_command(argv: list[str]) -> None:
-    from medinj_eval.judge.cache import ReplyCache
+def make_config(args: argparse.Namespace, prompt_name: str, cache):
+    """A JudgeConfig for one prompt (each gets its own backend: a pass closes its client)."""
     from medinj_eval.judge.prompts import load_prompt
     from medinj_eval.judge.retry import RetryPolicy
-    from medinj_eval.judge.runner import JudgeConfig, judge_run
-    from medinj_eval.paths import cache_dir
+    from medinj_eval.judge.runner import JudgeConfig
 
-    args = parser().parse_args(argv)
-    prompt = load_prompt(args.prompt)
-    cache = ReplyCache(args.cache or cache_dir() / "judge-cache.sqlite")
-    config = JudgeConfig(
-        prompt=prompt,
+    return JudgeConfig(
+        prompt=load_prompt(prompt_name),
         backend=make_backend(args),
         cache=cache,
         concurrency=args.concurrency,
@@ -67,6 +68,22 @@ def judge_command(argv: list[str]) -> None:
         policy=RetryPolicy(max_consecutive_failures=args.max_consecutive_failures),
         progress=not args.no_progress,
     )
+
+
+def open_cache(args: argparse.Namespace):
+    from medinj_eval.judge.cache import ReplyCache
+    from medinj_eval.paths import cache_dir
+
+    return ReplyCache(args.cache or cache_dir() / "judge-cache.sqlite")
+
+
+def judge_command(argv: list[str]) -> None:
+    from medinj_eval.judge.runner import judge_run
+
+    args = parser().parse_args(argv)
+    cache = open_cache(args)
+    config = make_config(args, args.prompt, cache)
+    prompt = config.prompt
     try:
         summary = judge_run(args.source, config, args.out)
     finally:
