@@ -3,7 +3,9 @@
 * ``medinj-eval run [lm_eval flags]``: ``lm_eval run`` with our include path, our model
   backends registered, ``pretrained=default`` resolved, data checked before any model is
   loaded, and outputs under ``runs/<timestamp>/`` unless ``--output_path`` is given.
-  With no flags it runs the main job: the default model on ``medinj_fr_sample``.
+  With no flags it runs the main job: the default model on ``medinj_fr_sample`` and
+  ``medinj_fr_sample_open``, the in-process judge, the meta-evaluation on the authors'
+  labelled pairs, and the leaderboard site.
 * ``medinj-eval tasks-path``: the folder to give ``lm_eval --include_path``.
 * ``medinj-eval model prepare|path``: the embedded default model.
 * ``medinj-eval validate --tasks ... [--metadata JSON]``: load and check the data only.
@@ -35,7 +37,7 @@ DEMO_ARGS = [
     "--model_args",
     "pretrained=default,prefix_cache=true",
     "--tasks",
-    "medinj_fr_sample",
+    "medinj_fr_sample,medinj_fr_sample_open",
     "--apply_chat_template",
     "--batch_size",
     "8",
@@ -193,9 +195,24 @@ def run(lm_eval_args: list[str]) -> int:
     if demo and status == 0:
         from medinj_eval.leaderboard.site import build_site
 
+        judge_and_meta_eval_demo(Path(output))
         site = build_site(Path("results"), Path(output) / "leaderboard", [output])
         print(f"medinj-eval: leaderboard with this run beside the reported rows: {site.resolve()}")
     return status
+
+
+def judge_and_meta_eval_demo(run_dir: Path) -> None:
+    """The demo's open-ended steps, as a user would type them: the run's answers judged by
+    the embedded model in process, then the meta-evaluation on the authors' labelled pairs."""
+    from medinj_eval.judge.cli import judge_command
+    from medinj_eval.metaeval.cli import meta_eval_command
+    from medinj_eval.paths import sample_data_dir
+
+    cache = str(run_dir / "judge-cache.sqlite")
+    judge_command([str(run_dir), "--prompt", "medinjection-binary", "--cache", cache])
+    pairs = sorted(str(p) for p in (sample_data_dir() / "judge_calibration").glob("*.json"))
+    out = str(run_dir / "metaeval")
+    meta_eval_command([*pairs, "--prompt", "medinjection-binary", "--cache", cache, "--out", out])
 
 
 def _task_options(args: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -53,7 +53,7 @@ class Server:
             python, "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(default_model.model_dir()), "--served-model-name", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--enforce-eager", "--max-model-len", "2048",
+            "--enforce-eager", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3",
         ]  # fmt: skip
 
     def start(self, timeout: float = 600) -> Server:

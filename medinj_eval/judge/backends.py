@@ -4,7 +4,9 @@ Structured output has one mode per server family (``--server``):
 
 * ``openai`` and ``vllm``: ``response_format={"type": "json_schema", "json_schema": ...}``;
 * ``llama-cpp``: ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's form);
-* ``none``: no ``response_format``; replies are parsed by regex only.
+* ``none``: no ``response_format``; replies are parsed by regex only;
+* ``in-process`` (the transformers backend): binary and scale verdicts are decoded under a
+  mask that only lets the allowed numbers out; dimension verdicts are parsed by regex.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from medinj_eval.judge.prompts import JudgePrompt
 from medinj_eval.judge.retry import EmptyReply
 
 SERVER_FAMILIES = ("openai", "vllm", "llama-cpp", "none")
+IN_PROCESS = "in-process"
 LOCAL_KEY = "not-needed"
 
 
@@ -51,6 +54,11 @@ def sampling_params(
         "max_tokens": prompt.max_tokens,
         "seed": run,
     }
+    if family == IN_PROCESS:
+        if prompt.verdict.kind != "dimensions":
+            values = range(prompt.verdict.minimum, prompt.verdict.maximum + 1)
+            params["allowed_verdicts"] = [str(v) for v in values]
+        return params
     fmt = response_format(family, prompt)
     if fmt is not None:
         params["response_format"] = fmt
@@ -96,12 +104,46 @@ class OpenAIBackend:
         await self._client.close()
 
 
+class VerdictMask:
+    """LogitsProcessor letting through only tokens that keep the reply a prefix of one of
+    ``allowed`` (e.g. "1".."10"), and the end token once the reply is complete."""
+
+    def __init__(self, tokenizer, pieces: dict[int, str], allowed: list[str], prompt_len: int):
+        self.allowed = set(allowed)
+        self.prompt_len = prompt_len
+        self.eos = tokenizer.eos_token_id
+        self.tokenizer = tokenizer
+        self.pieces = pieces
+
+    @staticmethod
+    def digit_pieces(tokenizer) -> dict[int, str]:
+        """Token id -> text of every token that decodes to 1 or 2 digits (scanned once)."""
+        return {
+            i: text
+            for i in range(len(tokenizer))
+            if (text := tokenizer.decode([i])) and text.isdigit() and len(text) <= 2
+        }
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        so_far = self.tokenizer.decode(input_ids[0, self.prompt_len :], skip_special_tokens=True)
+        keep = [
+            i for i, t in self.pieces.items() if any(a.startswith(so_far + t) for a in self.allowed)
+        ]
+        if so_far in self.allowed:
+            keep.append(self.eos)
+        mask = torch.full_like(scores, float("-inf"))
+        mask[:, keep] = 0
+        return scores + mask
+
+
 class TransformersBackend:
     """The judge model in this process (default: the embedded SmolLM2), greedy at
-    temperature 0. No structured output: verdicts are parsed by regex."""
+    temperature 0; binary and scale verdicts decoded under :class:`VerdictMask`."""
 
-    family = "none"
-    base_url = "in-process"
+    family = IN_PROCESS
+    base_url = IN_PROCESS
     retries = False  # greedy and local: a failed call would fail the same way again
 
     def __init__(self, model: str = "default") -> None:
@@ -115,6 +157,7 @@ class TransformersBackend:
         self._model = AutoModelForCausalLM.from_pretrained(path)
         self._model.eval()
         self._lock = asyncio.Lock()
+        self._pieces: dict[int, str] | None = None
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         async with self._lock:
@@ -126,11 +169,20 @@ class TransformersBackend:
         ids = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
+        from transformers import LogitsProcessorList
+
         temperature = float(params.get("temperature", 0.0))
         torch.manual_seed(int(params.get("seed", 0)))
+        processors = LogitsProcessorList()
+        if params.get("allowed_verdicts"):
+            if self._pieces is None:
+                self._pieces = VerdictMask.digit_pieces(self._tokenizer)
+            allowed, prompt_len = params["allowed_verdicts"], ids["input_ids"].shape[1]
+            processors.append(VerdictMask(self._tokenizer, self._pieces, allowed, prompt_len))
         with torch.no_grad():
             out = self._model.generate(
                 **ids,
+                logits_processor=processors,
                 max_new_tokens=int(params["max_tokens"]),
                 do_sample=temperature > 0,
                 temperature=temperature if temperature > 0 else None,
