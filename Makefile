@@ -8,6 +8,11 @@ TORCH_VERSION ?= 2.13.0
 .PHONY: setup demo test lint wheel clean browser vllm-env test-vllm
 
 $(BIN)/medinj-eval: pyproject.toml
+	# llama-cpp-python (the judge tests' server) builds from source: it needs a C++ compiler.
+	@command -v c++ >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential >/dev/null; \
+	  else echo "install a C++ compiler (apt-get install build-essential) for llama-cpp-python"; fi; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first: a bare `torch` requirement would pull a multi-GB CUDA build on a CPU machine.

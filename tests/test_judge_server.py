@@ -142,6 +142,36 @@ def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_c
     assert "judged 0, missing 9" in done.stdout
 
 
+def test_empty_replies_are_retried_then_counted_missing(judge_server, run_copy, tmp_path):
+    # a stop string equal to the only possible verdict makes the server answer ""
+    prompt = tmp_path / "stopped.yaml"
+    binary = load_prompt("medinjection-binary").path.read_text()
+    prompt.write_text(binary + "params:\n  stop: ['0', '1']\n")
+    source = samples_file(run_copy, "medinjfr_translated_oeq")
+    before = judge_server.completions()
+    done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt),
+                           "--max-attempts", "3"))  # fmt: skip
+    assert judge_server.completions() - before == 9 * 3
+    recs = records(source.parent / "judge" / "medinjection-binary")
+    assert all(r["score"] is None and "EmptyReply" in r["status"] for r in recs)
+    assert "judged 0, missing 9" in done.stdout
+    assert cached(tmp_path / "c.sqlite") == 0  # failures are not cached: a re-run retries
+
+
+def test_api_key_is_never_written(judge_server, run_copy, tmp_path):
+    secret = "sk-medinj-test-8c1f0e"
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    env = {**os.environ, "MY_JUDGE_KEY": secret}
+    exe = Path(sys.executable).parent / "medinj-eval"
+    args = judge_args(source, judge_server, tmp_path / "c.sqlite", "--api-key-env", "MY_JUDGE_KEY")
+    done = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert secret not in done.stdout + done.stderr
+    for path in [*run_copy.rglob("*"), *tmp_path.glob("c.sqlite*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
 def _start_judge(args: list[str]) -> subprocess.Popen:
     exe = Path(sys.executable).parent / "medinj-eval"
     return subprocess.Popen(

@@ -93,3 +93,14 @@ def test_missing_reference_names_file_row_and_field(tmp_path):
         load_benchmark(benchmark="mediqal_oeq", data_dir=tmp_path)
     assert "test.json" in str(err.value) and "row 0" in str(err.value)
     assert "'answer'" in str(err.value)
+
+
+def test_bertscore_encoder_and_layer_are_configurable(monkeypatch, tmp_path):
+    from medinj_eval.metrics.bertscore import ENCODER_ENV, default_encoder
+
+    ref, cand = ["Une cystite aiguë simple."], ["Une infection urinaire basse."]
+    last = bertscore_f1(cand, ref)[0]
+    second = bertscore_f1(cand, ref, num_layers=2)[0]
+    assert second != pytest.approx(last, abs=1e-4)
+    monkeypatch.setenv(ENCODER_ENV, str(tmp_path / "my-encoder"))
+    assert default_encoder() == str(tmp_path / "my-encoder")

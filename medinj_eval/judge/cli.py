@@ -26,6 +26,7 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    p.add_argument("--max-attempts", type=int, default=6, help="tries per request")
     p.add_argument("--max-consecutive-failures", type=int, default=5)
     p.add_argument("--cache", type=Path, help="SQLite file (default: <cache>/judge-cache.sqlite)")
     p.add_argument("--no-progress", action="store_true")
@@ -65,7 +66,9 @@ def make_config(args: argparse.Namespace, prompt_name: str, cache):
         cache=cache,
         concurrency=args.concurrency,
         temperature=args.temperature,
-        policy=RetryPolicy(max_consecutive_failures=args.max_consecutive_failures),
+        policy=RetryPolicy(
+            attempts=args.max_attempts, max_consecutive_failures=args.max_consecutive_failures
+        ),
         progress=not args.no_progress,
     )
 
