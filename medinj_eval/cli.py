@@ -15,6 +15,9 @@
   LLM-as-a-judge scores of the open-ended samples (cached, resumable), merged into the run.
 * ``medinj-eval meta-eval PAIRS... [--prompt P]``: BLEU, ROUGE, BERTScore and judges
   against human labels (correlations, kappa, alpha, bootstrap CIs, verbosity check).
+* ``medinj-eval data mix --config ALL --size 33493 --seed 42``: a MedInjection-FR
+  data-provenance mix (JSONL + provenance report).
+* ``medinj-eval train --recipe R [section.key=value ...]``: SFT of a LoRA/DoRA adapter.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 * ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
@@ -49,12 +52,13 @@ def main(argv: list[str] | None = None) -> None:
     from medinj_eval.judge import JudgeError
     from medinj_eval.leaderboard import SubmissionError
     from medinj_eval.stats.runs import RunError
+    from medinj_eval.train import TrainingError
 
     try:
         _dispatch(list(sys.argv[1:] if argv is None else argv))
     except DataValidationError as err:
         sys.exit(f"medinj-eval: invalid data: {err}")
-    except (RunError, SubmissionError, JudgeError) as err:
+    except (RunError, SubmissionError, JudgeError, TrainingError) as err:
         sys.exit(f"medinj-eval: {err}")
 
 
@@ -77,6 +81,14 @@ def _dispatch(argv: list[str]) -> None:
         from medinj_eval.judge.cli import judge_command
 
         judge_command(rest)
+    elif command == "train":
+        from medinj_eval.train.sft import main as train_main
+
+        train_main(rest)
+    elif command == "data":
+        from medinj_eval.train.cli import data_command
+
+        data_command(rest)
     elif command == "meta-eval":
         from medinj_eval.metaeval.cli import meta_eval_command
 

