@@ -150,9 +150,13 @@ def test_train_then_score_the_adapter(default_model, tmp_path):
                  "| learning_rate | 0.001 |", "dora, r 16, alpha 16"):  # fmt: skip
         assert fact in card
     task = "medinj_fr_sample_medinjfr_native_mcqu_greedy"
-    base = evaluate("hf", "pretrained=default", [task])["samples"][task]
-    tuned = evaluate("hf", f"pretrained=default,peft={out}", [task])["samples"][task]
-    assert [s["resps"] for s in base] != [s["resps"] for s in tuned]
+    base = evaluate("hf", "pretrained=default", [task], apply_chat_template=True)
+    tuned = evaluate("hf", f"pretrained=default,peft={out}", [task], apply_chat_template=True)
+    base_answers = [s["resps"] for s in base["samples"][task]]
+    tuned_answers = [s["resps"] for s in tuned["samples"][task]]
+    assert base_answers != tuned_answers
+    # trained on letter answers, the adapter answers with option letters more often
+    assert tuned["results"][task]["valid,none"] >= base["results"][task]["valid,none"]
     # stock lm_eval scores the adapter folder as it is
     lm_eval = Path(sys.executable).parent / "lm_eval"
     stock = subprocess.run(
@@ -224,3 +228,34 @@ def test_data_parallel_launch_under_accelerate(default_model, tmp_path):
     # 2 processes x 2 per device: each step consumed 4 examples
     assert state["global_step"] == 2 and state["train_batch_size"] == 2
     assert (out / "adapter_config.json").is_file() and (out / "README.md").is_file()
+
+
+def test_4b_shape_benchmark_script_runs_its_tiny_shape(tmp_path):
+    for method in ("dora", "lora"):
+        subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "bench_train_4b.py"), "--shape", "tiny",
+             "--method", method, "--steps", "1", "--warmup", "0", "--batch", "2",
+             "--seq-len", "32", "--out", str(tmp_path)],
+            check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    dora = json.loads((tmp_path / "train_tiny_dora_cpu.json").read_text())
+    lora = json.loads((tmp_path / "train_tiny_lora_cpu.json").read_text())
+    # DoRA adds one magnitude per output feature of every adapted projection
+    assert dora["trainable_parameters"] > lora["trainable_parameters"]
+    assert dora["step_seconds_median"] > 0 and dora["tokens_per_second"] > 0
+
+
+def test_4b_shape_matches_qwen3_4b():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_train_4b import SHAPES
+    from transformers import Qwen3Config
+
+    config = Qwen3Config(**SHAPES["4b"])
+    # embedding + 36 layers, tied head: about 4.0 billion parameters
+    per_layer = (
+        2 * config.hidden_size * config.num_attention_heads * config.head_dim
+        + 2 * config.hidden_size * config.num_key_value_heads * config.head_dim
+        + 3 * config.hidden_size * config.intermediate_size
+    )
+    total = config.vocab_size * config.hidden_size + config.num_hidden_layers * per_layer
+    assert 3.9e9 < total < 4.1e9
