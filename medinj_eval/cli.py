@@ -47,6 +47,15 @@ DEMO_ARGS = [
 ]
 
 
+# Subcommands whose module is imported only when called (they pull heavy libraries).
+SUBCOMMANDS = {
+    "judge": "medinj_eval.judge.cli:judge_command",
+    "meta-eval": "medinj_eval.metaeval.cli:meta_eval_command",
+    "train": "medinj_eval.train.sft:main",
+    "data": "medinj_eval.train.cli:data_command",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
     from medinj_eval.judge import JudgeError
@@ -77,22 +86,11 @@ def _dispatch(argv: list[str]) -> None:
         report_command(rest)
     elif command == "leaderboard":
         leaderboard_command(rest)
-    elif command == "judge":
-        from medinj_eval.judge.cli import judge_command
+    elif command in SUBCOMMANDS:
+        import importlib
 
-        judge_command(rest)
-    elif command == "train":
-        from medinj_eval.train.sft import main as train_main
-
-        train_main(rest)
-    elif command == "data":
-        from medinj_eval.train.cli import data_command
-
-        data_command(rest)
-    elif command == "meta-eval":
-        from medinj_eval.metaeval.cli import meta_eval_command
-
-        meta_eval_command(rest)
+        module, function = SUBCOMMANDS[command].split(":")
+        getattr(importlib.import_module(module), function)(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked = preflight(options.tasks, options.metadata)

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from medinj_eval.judge import JudgeError
+from medinj_eval.named_yaml import read_named_yaml, shipped_names
 from medinj_eval.paths import judge_prompts_dir
 
 VERDICT_KINDS = ("binary", "scale", "dimensions")
@@ -110,24 +110,12 @@ class JudgePrompt:
 
 
 def builtin_prompts() -> list[str]:
-    return sorted(p.stem for p in judge_prompts_dir().glob("*.yaml"))
+    return shipped_names(judge_prompts_dir())
 
 
 def load_prompt(name_or_path: str) -> JudgePrompt:
     """A shipped prompt by name (``medinjection-binary``) or a user's YAML file by path."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        path = judge_prompts_dir() / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise JudgeError(
-            f"judge prompt {name_or_path!r} is neither a file nor one of {builtin_prompts()}"
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise JudgeError(f"{path}: invalid YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise JudgeError(f"{path}: expected a mapping")
+    path, raw = read_named_yaml(name_or_path, judge_prompts_dir(), "judge prompt", JudgeError)
     for key in ("user", "verdict"):
         if key not in raw:
             raise JudgeError(f"{path}: missing field '{key}'")

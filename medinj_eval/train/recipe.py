@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from medinj_eval.named_yaml import read_named_yaml, shipped_names
 from medinj_eval.paths import training_dir
 from medinj_eval.train import TrainingError
 
@@ -29,24 +30,12 @@ def recipes_dir() -> Path:
 
 
 def shipped_recipes() -> list[str]:
-    return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+    return shipped_names(recipes_dir())
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """The recipe as a dict with ``path``; overrides ``a.b=value`` are parsed as YAML."""
-    path = Path(name_or_path)
-    if not path.is_file():
-        path = recipes_dir() / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise TrainingError(
-            f"recipe {name_or_path!r} is neither a file nor one of {shipped_recipes()}"
-        )
-    try:
-        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise TrainingError(f"{path}: invalid YAML: {err}") from err
-    if not isinstance(recipe, dict):
-        raise TrainingError(f"{path}: expected a mapping")
+    path, recipe = read_named_yaml(name_or_path, recipes_dir(), "recipe", TrainingError)
     recipe = copy.deepcopy(recipe)
     for item in overrides:
         apply_override(recipe, item, path)
