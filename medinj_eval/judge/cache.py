@@ -6,12 +6,12 @@ keeps every verdict it obtained and a re-run asks the server only for the rest.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+
+from medinj_eval.hashing import json_sha256
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -26,12 +26,7 @@ CREATE TABLE IF NOT EXISTS replies (
 
 def cache_key(judge_model: str, messages: list[dict[str, str]], params: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of the judge model, the messages and the sampling params."""
-    blob = json.dumps(
-        {"model": judge_model, "messages": messages, "params": params},
-        sort_keys=True,
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return json_sha256({"model": judge_model, "messages": messages, "params": params})
 
 
 class ReplyCache:

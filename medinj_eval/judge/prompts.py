@@ -12,8 +12,6 @@ tags inside it, so a candidate answer cannot close its block and pose as instruc
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from medinj_eval.hashing import json_sha256
 from medinj_eval.judge import JudgeError
 from medinj_eval.named_yaml import read_named_yaml, shipped_names
 from medinj_eval.paths import judge_prompts_dir
@@ -100,13 +99,9 @@ class JudgePrompt:
 
     def sha256(self) -> str:
         """Digest of the prompt file's templates and settings (written with every verdict)."""
-        blob = json.dumps(
-            [self.system, self.user, self.verdict.__dict__, self.max_tokens, self.runs]
-            + [self.params],
-            sort_keys=True,
-            default=list,
+        return json_sha256(
+            [self.system, self.user, self.verdict.__dict__, self.max_tokens, self.runs, self.params]
         )
-        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def builtin_prompts() -> list[str]:

@@ -11,7 +11,6 @@ command resumes it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -22,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from medinj_eval.hashing import json_sha256
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.aggregate import summarize
 from medinj_eval.judge.backends import Reply, sampling_params
@@ -77,7 +77,6 @@ class Request:
 class Counters:
     calls: int = 0
     cached: int = 0
-    failed: int = 0
     consecutive_connection_failures: int = 0
 
 
@@ -210,14 +209,9 @@ def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeC
         "finish_reasons": [o.reply.finish_reason if o.reply else None for _, o in pairs],
         "judge_model": config.backend.model,
         "prompt": config.prompt.name,
-        "prompt_sha256": _messages_sha256(messages),
+        "prompt_sha256": json_sha256(messages),
         "template_sha256": config.prompt.sha256(),
     }
-
-
-def _messages_sha256(messages: list[dict[str, str]]) -> str:
-    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -14,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.hashing import json_sha256
 from medinj_eval.leaderboard.rescore import task_metrics
 from medinj_eval.stats.runs import load_run, model_args
 
@@ -30,8 +31,7 @@ def sha256_file(path: Path) -> str:
 
 def config_sha256(config: dict[str, Any]) -> str:
     """sha256 of the task configuration lm-eval recorded, as canonical JSON."""
-    text = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json_sha256(config)
 
 
 def adapter_sha256(folder: str | None) -> str | None:

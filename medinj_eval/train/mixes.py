@@ -21,6 +21,7 @@ from typing import Any
 
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import read_records, resolve_data_dir
+from medinj_eval.hashing import json_sha256
 from medinj_eval.train import TrainingError
 
 SOURCES = {"NAT": "Native", "TRAD": "Translated", "SYN": "Synthetic"}
@@ -102,7 +103,7 @@ def build_mix(
         pool = []
         for task_type in task_types:
             rows, origin = training_rows(source, task_type, data_dir)
-            inputs[origin] = _sha256_rows(rows)
+            inputs[origin] = json_sha256(rows)
             pool += [to_example(r, origin, i, source, task_type) for i, r in enumerate(rows)]
         pools[source] = pool
     _check_enough(config, size, task_types, keys, shares, pools)
@@ -126,11 +127,6 @@ def _check_enough(config, size, task_types, keys, shares, pools) -> None:
                 f"({'+'.join(task_types)}), but only {len(pools[source])} are available "
                 f"({detail}); the largest equal mix of these sources holds {largest}"
             )
-
-
-def _sha256_rows(rows: list[dict[str, Any]]) -> str:
-    blob = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
 
 
 def _report(config, size, seed, task_types, pools, mix, inputs) -> dict[str, Any]:
