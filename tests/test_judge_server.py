@@ -190,21 +190,28 @@ def _wait_for_cache(cache: Path, at_least: int, proc: subprocess.Popen, timeout=
     raise AssertionError(f"judge did not reach {at_least} cached replies")
 
 
-def test_kill9_judge_mid_run_then_rerun_judges_every_sample_once(
-    private_llama_server, run_copy, tmp_path
-):
-    server, cache = private_llama_server, tmp_path / "c.sqlite"
+def _judge_midway(server: Server, run_copy: Path, cache: Path):
+    """A judge subprocess (9 samples x 3 runs, one request at a time) that has cached 6+
+    replies: the process, its arguments and its samples file."""
     source = samples_file(run_copy, "medinjfr_native_oeq")
     args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1")
     proc = _start_judge(args)
     _wait_for_cache(cache, 6, proc)
+    return proc, args, source
+
+
+def test_kill9_judge_mid_run_then_rerun_judges_every_sample_once(
+    private_llama_server, run_copy, tmp_path
+):
+    server, cache = private_llama_server, tmp_path / "c.sqlite"
+    proc, args, source = _judge_midway(server, run_copy, cache)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     kept = cached(cache)
     assert 6 <= kept < 27
     assert not (source.parent / "judge" / "enmed-4dim" / "summary.json").exists()
     done = cli(*args)
-    assert "reply(ies) from the cache" in done.stdout
+    assert f"{kept} reply(ies) from the cache" in done.stdout
     recs = records(source.parent / "judge" / "enmed-4dim")
     assert sorted(int(r["doc_id"]) for r in recs) == list(range(9))
     assert cached(cache) == 27
@@ -216,10 +223,7 @@ def test_server_killed_mid_run_exits_non_zero_keeps_verdicts_and_resumes(
     private_llama_server, run_copy, tmp_path
 ):
     server, cache = private_llama_server, tmp_path / "c.sqlite"
-    source = samples_file(run_copy, "medinjfr_native_oeq")
-    args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1")
-    proc = _start_judge(args)
-    _wait_for_cache(cache, 6, proc)
+    proc, args, source = _judge_midway(server, run_copy, cache)
     server.kill()
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
