@@ -129,10 +129,16 @@ def test_concurrent_requests_give_the_verdicts_of_sequential_ones(judge_server, 
     assert raws[0] == raws[1]
 
 
-def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_copy, tmp_path):
-    prompt = tmp_path / "bad-params.yaml"
+def binary_prompt_with(tmp_path: Path, param: str) -> Path:
+    """A copy of the shipped binary prompt that sends one extra request parameter."""
+    prompt = tmp_path / "binary-variant.yaml"
     binary = load_prompt("medinjection-binary").path.read_text()
-    prompt.write_text(binary + "params:\n  presence_penalty: 9\n")
+    prompt.write_text(f"{binary}params:\n  {param}\n")
+    return prompt
+
+
+def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_copy, tmp_path):
+    prompt = binary_prompt_with(tmp_path, "presence_penalty: 9")
     source = samples_file(run_copy, "medinjfr_translated_oeq")
     before = judge_server.completions()
     done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt)))
@@ -144,9 +150,7 @@ def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_c
 
 def test_empty_replies_are_retried_then_counted_missing(judge_server, run_copy, tmp_path):
     # a stop string equal to the only possible verdict makes the server answer ""
-    prompt = tmp_path / "stopped.yaml"
-    binary = load_prompt("medinjection-binary").path.read_text()
-    prompt.write_text(binary + "params:\n  stop: ['0', '1']\n")
+    prompt = binary_prompt_with(tmp_path, "stop: ['0', '1']")
     source = samples_file(run_copy, "medinjfr_translated_oeq")
     before = judge_server.completions()
     done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt),

@@ -61,13 +61,11 @@ class JudgeConfig:
 class Outcome:
     reply: Reply | None = None
     error: str | None = None
-    cached: bool = False
 
 
 @dataclass
 class Request:
     sample: int
-    run: int
     messages: list[dict[str, str]]
     params: dict[str, Any]
     key: str
@@ -88,7 +86,7 @@ def build_requests(samples: list[Sample], config: JudgeConfig) -> list[Request]:
         messages = config.prompt.render(sample.variables())
         for run in range(config.prompt.runs):
             params = sampling_params(config.backend.family, config.prompt, config.temperature, run)
-            requests.append(Request(i, run, messages, params, cache_key(model, messages, params)))
+            requests.append(Request(i, messages, params, cache_key(model, messages, params)))
     return requests
 
 
@@ -145,7 +143,7 @@ async def obtain_replies(
     for i, request in enumerate(requests):
         hit = config.cache.get(request.key)
         if hit is not None:
-            outcomes[i] = Outcome(Reply(*hit), cached=True)
+            outcomes[i] = Outcome(Reply(*hit))
             counters.cached += 1
         else:
             todo.append(i)
