@@ -169,34 +169,35 @@ def test_train_then_score_the_adapter(default_model, tmp_path):
     assert task in stock.stdout
 
 
-def _checkpoint_done(out: Path, step: int) -> bool:
-    return (out / f"checkpoint-{step}" / "trainer_state.json").is_file()
+def _logged_steps(out: Path) -> list[int]:
+    log = out / "train_log.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return [json.loads(line)["step"] for line in lines if line.endswith("}")]
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint(default_model, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--recipe", "smollm2-dora-sample", "adapter.method=lora",
-            "training.max_steps=8", "training.save_steps=2", f"output_dir={out}"]  # fmt: skip
+            "training.max_steps=8", "training.save_steps=4", f"output_dir={out}"]  # fmt: skip
     exe = Path(sys.executable).parent / "medinj-eval"
     proc = subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
-    while not _checkpoint_done(out, 4):
+    # kill between checkpoints 4 and 8, once step 5 is logged: steps 5+ must run again
+    while 5 not in _logged_steps(out):
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         assert time.monotonic() < deadline
-        time.sleep(0.5)
+        time.sleep(0.1)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (out / "adapter_config.json").exists()
+    assert (out / "checkpoint-4" / "trainer_state.json").is_file()
+    assert not (out / "checkpoint-8").exists() and not (out / "adapter_config.json").exists()
     done = cli(*args)
-    resumed = done.stdout.split("resuming from ")[1].split()[0]
-    assert int(resumed.rsplit("-", 1)[1]) >= 4
+    assert f"resuming from {out / 'checkpoint-4'}" in done.stdout
     state = json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())
     assert state["global_step"] == 8
-    steps = [
-        json.loads(line)["step"] for line in (out / "train_log.jsonl").read_text().splitlines()
-    ]
-    assert steps[-1] == 8 and 1 in steps and (out / "adapter_config.json").is_file()
+    # the killed run's rows past checkpoint 4 were dropped when those steps ran again
+    assert _logged_steps(out) == list(range(1, 9)) and (out / "adapter_config.json").is_file()
 
 
 @pytest.mark.slow
@@ -230,27 +231,51 @@ def test_data_parallel_launch_under_accelerate(default_model, tmp_path):
     assert (out / "adapter_config.json").is_file() and (out / "README.md").is_file()
 
 
-def test_4b_shape_benchmark_script_runs_its_tiny_shape(tmp_path):
-    for method in ("dora", "lora"):
+@pytest.fixture
+def bench(monkeypatch):
+    """benchmarks/bench_train_4b.py as a module."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import bench_train_4b
+
+    return bench_train_4b
+
+
+def test_4b_shape_benchmark_takes_its_settings_from_the_recipe(tmp_path):
+    script = REPO / "benchmarks" / "bench_train_4b.py"
+    for recipe in ("medinjection-dora", "medinjection-lora"):
         subprocess.run(
-            [sys.executable, str(REPO / "benchmarks" / "bench_train_4b.py"), "--shape", "tiny",
-             "--method", method, "--steps", "1", "--warmup", "0", "--batch", "2",
-             "--seq-len", "32", "--out", str(tmp_path)],
+            [sys.executable, str(script), "--shape", "tiny", "--recipe", recipe, "--steps", "2",
+             "--warmup", "0", "--batch", "2", "--seq-len", "32", "--out", str(tmp_path)],
             check=True, capture_output=True, timeout=300,
         )  # fmt: skip
-    dora = json.loads((tmp_path / "train_tiny_dora_cpu.json").read_text())
-    lora = json.loads((tmp_path / "train_tiny_lora_cpu.json").read_text())
+    dora = json.loads((tmp_path / "train_tiny_medinjection-dora_cpu.json").read_text())
+    lora = json.loads((tmp_path / "train_tiny_medinjection-lora_cpu.json").read_text())
+    assert dora["adapter"] == {"method": "dora", "r": 16, "alpha": 16, "dropout": 0.05}
+    assert lora["adapter"]["method"] == "lora"
     # DoRA adds one magnitude per output feature of every adapted projection
     assert dora["trainable_parameters"] > lora["trainable_parameters"]
-    assert dora["step_seconds_median"] > 0 and dora["tokens_per_second"] > 0
+    # the recipe's accumulation (8) and autocast apply; the batch was shrunk, so no study estimate
+    assert dora["grad_accum"] == 8 and dora["bf16_autocast"] and dora["activation_checkpointing"]
+    assert not dora["batch_as_recipe"] and dora["study_hours_upper_bound"] is None
+    assert dora["steps_timed"] == 2 and len(dora["step_seconds"]) == 2
+    assert dora["tokens_per_second"] == pytest.approx(
+        2 * 8 * 32 / dora["step_seconds_median"], rel=0.01
+    )
+    assert dora["peak_rss_gib"] > 0
 
 
-def test_4b_shape_matches_qwen3_4b():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_train_4b import SHAPES
+def test_study_hours_follow_the_recipe_schedule(bench):
+    recipe = bench.read_recipe("medinjection-dora")
+    # ceil(33,493 / (12 x 8)) = 349 steps an epoch, 10 epochs: 3,490 steps of 36 s = 34.9 h
+    assert bench.study_hours(recipe, 36.0) == 34.9
+    # max_steps wins over epochs, as in the Trainer: 12 steps of 30 s
+    assert bench.study_hours(bench.read_recipe("smollm2-dora-sample"), 30.0) == 0.1
+
+
+def test_4b_shape_matches_qwen3_4b(bench):
     from transformers import Qwen3Config
 
-    config = Qwen3Config(**SHAPES["4b"])
+    config = Qwen3Config(**bench.SHAPES["4b"])
     # embedding + 36 layers, tied head: about 4.0 billion parameters
     per_layer = (
         2 * config.hidden_size * config.num_attention_heads * config.head_dim

@@ -12,7 +12,8 @@ from transformers import TrainerCallback
 class StepLog(TrainerCallback):
     """Appends ``{step, epoch, loss, learning_rate, tokens_per_second}`` to ``train_log.jsonl``
     at every log event and adds ``tokens_per_second`` to the logged values (tokens = input
-    tokens seen, padding excluded, counted by the Trainer)."""
+    tokens seen, padding excluded, counted by the Trainer). A resumed run first drops the rows
+    logged after its checkpoint: those steps run again, so each step keeps one row."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -20,6 +21,7 @@ class StepLog(TrainerCallback):
         self._last_tokens = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
+        self._keep_rows_up_to(state.global_step)
         self._last_time = time.monotonic()
         self._last_tokens = state.num_input_tokens_seen
 
@@ -43,3 +45,18 @@ class StepLog(TrainerCallback):
         }
         with self.path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(row) + "\n")
+
+    def _keep_rows_up_to(self, step: int) -> None:
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if _logged_step(line) <= step]
+        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
+def _logged_step(line: str) -> float:
+    """The row's step; a line cut short by a kill counts as after every checkpoint."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return float("inf")
