@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,24 @@ def test_bad_mediqal_and_medinjection_rows_are_named(tmp_path, fmt):
     result = run_cli("validate", "--tasks", task, "--metadata", metadata)
     assert result.returncode != 0
     assert f"{bad}, {message}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, hub_id",
+    [
+        (["validate", "--tasks", "mediqal_mcqm_constrained"], "ANR-MALADES/MediQAl"),
+        (["data", "mix", "--config", "NAT", "--size", "10"], "MedInjection-FR/Native"),
+    ],
+)
+def test_unreachable_hub_names_the_dataset_and_the_local_way(tmp_path, args, hub_id):
+    # offline with an empty cache: the hub cannot answer, whatever this machine's network
+    env = {k: v for k, v in os.environ.items() if k != "MEDINJ_DATA_DIR"}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    cmd = [sys.executable, "-m", "medinj_eval.cli", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"invalid data: {hub_id}: cannot be loaded from the Hugging Face hub" in result.stderr
+    assert "$MEDINJ_DATA_DIR" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_valid_sample_passes_validation():

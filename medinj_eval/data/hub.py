@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from medinj_eval.data.errors import DataValidationError
+from medinj_eval.data.files import DATA_DIR_ENV
+
 
 def hub_rows(
     hub_id: str, config: str | None = None, revision: str | None = None, **kwargs: Any
 ) -> dict[str, list[dict[str, Any]]]:
-    """Raw rows of every split of ``hub_id``; the same schema as the local files."""
+    """Raw rows of every split of ``hub_id``; the same schema as the local files.
+
+    An unreachable hub (offline machine, unknown id or file) is a ``DataValidationError``
+    that names the hub id and the way to a local copy, not a traceback from ``datasets``."""
     import datasets
 
-    loaded = datasets.load_dataset(hub_id, config, revision=revision, **kwargs)
+    try:
+        loaded = datasets.load_dataset(hub_id, config, revision=revision, **kwargs)
+    except (ConnectionError, FileNotFoundError) as err:
+        problem = (
+            f"cannot be loaded from the Hugging Face hub ({type(err).__name__}: {err}). "
+            f"Without the hub, point ${DATA_DIR_ENV} at a local folder with the hub's layout, "
+            """or pass one (--metadata '{"data_dir": DIR}' for tasks, --data-dir for data mix)"""
+        )
+        raise DataValidationError(hub_id, None, None, problem) from err
     return {split: list(ds) for split, ds in loaded.items()}
