@@ -98,6 +98,18 @@ def test_overrides_and_unknown_fields(tmp_path):
     bad.write_text("model: {base: x}\nadapter: {method: ia3}\ndata: {}\n")
     with pytest.raises(TrainingError, match="bad.yaml: field 'adapter.method'"):
         load_recipe(str(bad))
+    wrong_values = {
+        "data.mix=FOO": "field 'data.mix' must be one of ['NAT', ",
+        "data.task_types=[mcq,xx]": "field 'data.task_types' must be a list among",
+        "data.size=0": "field 'data.size' must be a positive integer, got 0",
+        "adapter.r=abc": "field 'adapter.r' must be a positive integer, got 'abc'",
+        "adapter.dropout=1.5": "field 'adapter.dropout' must be a number in",
+        "adapter.target_modules=q_proj": "field 'adapter.target_modules' must be a list",
+    }
+    for override, message in wrong_values.items():
+        with pytest.raises(TrainingError) as err:
+            load_recipe("smollm2-dora-sample", [override])
+        assert f"smollm2-dora-sample.yaml: {message}" in str(err.value), override
 
 
 def test_qlora_refuses_clearly_without_a_gpu(tmp_path):

@@ -71,10 +71,48 @@ def validate(recipe: dict[str, Any], path: Path) -> None:
         raise TrainingError(f"{path}: field 'model.base' is required")
     if recipe["adapter"].get("method") not in ("lora", "dora"):
         raise TrainingError(f"{path}: field 'adapter.method' must be lora or dora")
+    _check_values(recipe, path)
     fields = {f.name for f in dataclasses.fields(SFTConfig)}
     _known(recipe.get("training") or {}, fields, "training.", path)
     if recipe["model"].get("quantization") not in (None, "4bit"):
         raise TrainingError(f"{path}: field 'model.quantization' must be null or 4bit")
+
+
+def _check_values(recipe: dict[str, Any], path: Path) -> None:
+    """Values the run would otherwise reject deep inside peft or the mix builder."""
+    from medinj_eval.train.mixes import CONFIGS, TASK_TYPES
+
+    adapter, data = recipe["adapter"], recipe["data"]
+    for key in ("r", "alpha"):
+        value = adapter.get(key)
+        _require(path, f"adapter.{key}", value, _positive_int(value), "a positive integer")
+    dropout = adapter.get("dropout", 0.0)
+    in_unit = _number(dropout) and 0 <= dropout < 1
+    _require(path, "adapter.dropout", dropout, in_unit, "a number in [0, 1)")
+    modules = adapter.get("target_modules")
+    names = isinstance(modules, list) and bool(modules) and all(isinstance(m, str) for m in modules)
+    _require(path, "adapter.target_modules", modules, names, "a list of module names")
+    if data.get("file"):
+        return
+    mix, size, types = data.get("mix"), data.get("size"), data.get("task_types")
+    _require(path, "data.mix", mix, mix in CONFIGS, f"one of {list(CONFIGS)}")
+    _require(path, "data.size", size, _positive_int(size), "a positive integer")
+    if types is not None:
+        known = isinstance(types, list) and set(types) <= set(TASK_TYPES)
+        _require(path, "data.task_types", types, known, f"a list among {list(TASK_TYPES)}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any) -> bool:
+    return _number(value) and isinstance(value, int) and value > 0
+
+
+def _require(path: Path, field: str, value: Any, ok: bool, expected: str) -> None:
+    if not ok:
+        raise TrainingError(f"{path}: field '{field}' must be {expected}, got {value!r}")
 
 
 def _known(section: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:
