@@ -33,6 +33,7 @@ from typing import Any
 
 from medinj_eval.named_yaml import read_named_yaml
 from medinj_eval.paths import training_dir
+from medinj_eval.train.sft import peft_config
 
 SHAPES = {
     "4b": dict(
@@ -49,6 +50,7 @@ SHAPES = {
 
 
 def read_recipe(name: str) -> dict[str, Any]:
+    """The recipe as written: ``load_recipe``'s checks need trl, which the GPU image lacks."""
     _, recipe = read_named_yaml(name, training_dir() / "recipes", "recipe", SystemExit)
     return recipe
 
@@ -56,7 +58,7 @@ def read_recipe(name: str) -> dict[str, Any]:
 def build(recipe: dict[str, Any], shape: str, device: str):
     """The random-weight model in the recipe's dtype with the recipe's adapter on it."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM, Qwen3Config
 
     torch.manual_seed(0)
@@ -70,14 +72,7 @@ def build(recipe: dict[str, Any], shape: str, device: str):
     model.config.use_cache = False
     if recipe["training"].get("activation_checkpointing"):
         checkpointing(model)
-    adapter = recipe["adapter"]
-    lora = LoraConfig(
-        r=int(adapter["r"]), lora_alpha=int(adapter["alpha"]),
-        lora_dropout=float(adapter.get("dropout", 0.0)),
-        target_modules=list(adapter["target_modules"]),
-        use_dora=adapter["method"] == "dora", task_type="CAUSAL_LM",
-    )  # fmt: skip
-    return get_peft_model(model, lora), config
+    return get_peft_model(model, peft_config(recipe)), config
 
 
 def checkpointing(model) -> None:
