@@ -72,7 +72,7 @@ def build(recipe: dict[str, Any], shape: str, device: str):
     model.config.use_cache = False
     if recipe["training"].get("activation_checkpointing"):
         checkpointing(model)
-    return get_peft_model(model, peft_config(recipe)), config
+    return get_peft_model(model, peft_config(recipe))
 
 
 def checkpointing(model) -> None:
@@ -185,15 +185,12 @@ def run(args: argparse.Namespace) -> dict:
         "warmup": args.warmup,
     }
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, config = build(recipe, args.shape, device)
+    model = build(recipe, args.shape, device)
     times = timed_steps(model, recipe, shape, device)
     step_s = statistics.median(times)
     tokens = shape["batch"] * shape["grad_accum"] * shape["seq_len"]
-    as_recipe = (shape["batch"], shape["grad_accum"], shape["seq_len"]) == (
-        batch,
-        accumulation,
-        max_length,
-    )
+    measured = (shape["batch"], shape["grad_accum"], shape["seq_len"])
+    as_recipe = measured == (batch, accumulation, max_length)
     return {
         "recipe": recipe.get("name", args.recipe),
         "shape": args.shape,
