@@ -80,6 +80,23 @@ def to_example(row: dict[str, Any], origin: str, index: int, source: str, task_t
     }
 
 
+def is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def mix_request_problem(config: Any, size: Any, task_types: Any) -> tuple[str, str, Any] | None:
+    """The first bad argument of a mix as (field: mix, size or task_types; what it must be;
+    the value), else None. Shared by ``data mix`` and the recipes' ``data`` section."""
+    if config not in CONFIGS:
+        return "mix", f"one of {list(CONFIGS)}", config
+    if not is_positive_int(size):
+        return "size", "a positive integer", size
+    listed = isinstance(task_types, (list, tuple)) and bool(task_types)
+    if not (listed and set(task_types) <= set(TASK_TYPES)):
+        return "task_types", f"a list among {list(TASK_TYPES)}", task_types
+    return None
+
+
 def build_mix(
     config: str,
     size: int,
@@ -88,13 +105,11 @@ def build_mix(
     data_dir: str | Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The examples of one mix and its provenance report (counts by source and task type)."""
-    if config not in CONFIGS:
-        raise TrainingError(f"--config must be one of {list(CONFIGS)}, got {config!r}")
-    unknown = sorted(set(task_types) - set(TASK_TYPES))
-    if unknown or not task_types:
-        raise TrainingError(f"task types must be among {TASK_TYPES}, got {list(task_types)}")
-    if size < 1:
-        raise TrainingError(f"--size must be positive, got {size}")
+    bad = mix_request_problem(config, size, task_types)
+    if bad:
+        field, expected, value = bad
+        flag = {"mix": "--config", "size": "--size", "task_types": "--task-types"}[field]
+        raise TrainingError(f"{flag} must be {expected}, got {value!r}")
     keys = CONFIGS[config]
     shares = [size // len(keys) + (1 if i < size % len(keys) else 0) for i in range(len(keys))]
     pools, inputs = {}, {}

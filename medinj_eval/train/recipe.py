@@ -80,12 +80,12 @@ def validate(recipe: dict[str, Any], path: Path) -> None:
 
 def _check_values(recipe: dict[str, Any], path: Path) -> None:
     """Values the run would otherwise reject deep inside peft or the mix builder."""
-    from medinj_eval.train.mixes import CONFIGS, TASK_TYPES
+    from medinj_eval.train.mixes import DEFAULT_TASK_TYPES, is_positive_int, mix_request_problem
 
     adapter, data = recipe["adapter"], recipe["data"]
     for key in ("r", "alpha"):
         value = adapter.get(key)
-        _require(path, f"adapter.{key}", value, _positive_int(value), "a positive integer")
+        _require(path, f"adapter.{key}", value, is_positive_int(value), "a positive integer")
     dropout = adapter.get("dropout", 0.0)
     in_unit = _number(dropout) and 0 <= dropout < 1
     _require(path, "adapter.dropout", dropout, in_unit, "a number in [0, 1)")
@@ -94,20 +94,15 @@ def _check_values(recipe: dict[str, Any], path: Path) -> None:
     _require(path, "adapter.target_modules", modules, names, "a list of module names")
     if data.get("file"):
         return
-    mix, size, types = data.get("mix"), data.get("size"), data.get("task_types")
-    _require(path, "data.mix", mix, mix in CONFIGS, f"one of {list(CONFIGS)}")
-    _require(path, "data.size", size, _positive_int(size), "a positive integer")
-    if types is not None:
-        known = isinstance(types, list) and set(types) <= set(TASK_TYPES)
-        _require(path, "data.task_types", types, known, f"a list among {list(TASK_TYPES)}")
+    types = data.get("task_types") or DEFAULT_TASK_TYPES  # as the run reads it
+    bad = mix_request_problem(data.get("mix"), data.get("size"), types)
+    if bad:
+        field, expected, value = bad
+        _require(path, f"data.{field}", value, False, expected)
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _positive_int(value: Any) -> bool:
-    return _number(value) and isinstance(value, int) and value > 0
 
 
 def _require(path: Path, field: str, value: Any, ok: bool, expected: str) -> None:
