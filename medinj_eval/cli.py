@@ -93,7 +93,7 @@ def _dispatch(argv: list[str]) -> None:
         getattr(importlib.import_module(module), function)(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
-        checked = preflight(options.tasks, options.metadata)
+        checked = preflight(options.tasks, parse_metadata(options.metadata))
         others = [t for t in options.tasks.split(",") if t and t not in checked]
         print(f"data of {','.join(checked) or 'no medinj-eval task'} is valid")
         if others:
@@ -181,14 +181,34 @@ def leaderboard_command(rest: list[str]) -> None:
         print(f"leaderboard site: {build_site(args.results, args.out, args.runs).resolve()}")
 
 
+RUN_HELP = """usage: medinj-eval run [lm_eval run options]
+
+medinj-eval run is `lm_eval run` with:
+  --include_path        medinj-eval's tasks (added when absent)
+  --model_args          pretrained=default: the embedded SmolLM2-135M-Instruct
+  --output_path, -o     default runs/<timestamp>/; manifest.json is written beside the results
+  --log_samples         always on (per-sample logs feed judge, compare and leaderboard)
+  --use_cache DIR       one request cache per model: DIR/model-<key>_rank*.db, the key made of
+                        the backend, the model arguments, the base model's revision or
+                        weights' sha256 and the adapter's sha256
+  --metadata JSON       checked as JSON; {"data_dir": ...} reads the benchmarks from a folder
+Every medinj-eval task's data is checked before any model loads; unknown tasks are refused.
+With no option at all it runs the main job (the sample suite, the judge, the meta-evaluation
+and the leaderboard site).
+
+lm_eval's own options follow.
+"""
+
 def run(lm_eval_args: list[str]) -> int:
     """Run lm_eval with our include path and defaults; return its exit status."""
+    if any(a in ("-h", "--help") for a in lm_eval_args):
+        return run_help()
     demo = not lm_eval_args
-    args = list(lm_eval_args) or list(DEMO_ARGS)
-    options, _ = _task_options(args)
-    args = _with_defaults(args, options)
+    options, rest = _task_options(list(lm_eval_args) or list(DEMO_ARGS))
+    metadata = parse_metadata(options.metadata)
     started = time.monotonic()
-    preflight(options.tasks, options.metadata)
+    preflight(options.tasks, metadata)
+    args = lm_eval_command(options, metadata, rest)
     from lm_eval.__main__ import cli_evaluate
 
     import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
@@ -200,15 +220,52 @@ def run(lm_eval_args: list[str]) -> int:
     except SystemExit as stop:
         status = stop.code if isinstance(stop.code, int) else 1
     elapsed = time.monotonic() - started
-    output = _flag(args, "--output_path")
+    output = Path(options.output_path)
+    manifest = write_run_manifest(output, options, lm_eval_args) if status == 0 else None
     print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {output}")
+    if manifest:
+        print(f"medinj-eval: run manifest {manifest}")
     if demo and status == 0:
         from medinj_eval.leaderboard.site import build_site
 
-        judge_and_meta_eval_demo(Path(output))
-        site = build_site(Path("results"), Path(output) / "leaderboard", [output])
+        judge_and_meta_eval_demo(output)
+        site = build_site(Path("results"), output / "leaderboard", [str(output)])
         print(f"medinj-eval: leaderboard with this run beside the reported rows: {site.resolve()}")
     return status
+
+
+def run_help() -> int:
+    print(RUN_HELP)
+    from lm_eval.__main__ import cli_evaluate
+
+    sys.argv = ["lm_eval", "run", "--help"]
+    try:
+        cli_evaluate()
+    except SystemExit:
+        pass
+    return 0
+
+
+def write_run_manifest(output: Path, options: argparse.Namespace, argv: list[str]) -> Path | None:
+    """``manifest.json`` beside the newest results file lm-eval wrote under ``output``."""
+    from medinj_eval.data.files import data_read
+    from medinj_eval.provenance import build_manifest, write_manifest
+
+    found = sorted(output.glob("results_*.json")) + sorted(output.glob("*/results_*.json"))
+    if not found:
+        return None
+    results_file = max(found, key=lambda p: p.stat().st_mtime)
+    manifest = build_manifest(
+        results_file=results_file,
+        model=options.model,
+        model_args=options.model_args,
+        data_files=data_read(),
+        seeds=options.seed or "0,1234,1234,1234",
+        device=options.device,
+        argv=["run", *argv],
+        limit=options.limit,
+    )
+    return write_manifest(manifest, results_file.parent)
 
 
 def judge_and_meta_eval_demo(run_dir: Path) -> None:
@@ -226,48 +283,126 @@ def judge_and_meta_eval_demo(run_dir: Path) -> None:
 
 
 def _task_options(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--tasks", default="")
-    parser.add_argument("--metadata", default=None)
-    parser.add_argument("--model_args", default="")
+    """The lm_eval options the wrapper reads, in every spelling lm_eval accepts (short flags,
+    ``--flag=value``, several values after one flag), and the options it passes through."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--tasks", "-t", nargs="+", default=[])
+    parser.add_argument("--metadata", nargs="+", default=None)
+    parser.add_argument("--model", "-M", default="hf")
+    parser.add_argument("--model_args", "-a", nargs="+", default=[])
     parser.add_argument("--output_path", "-o", default=None)
-    return parser.parse_known_args(args)
+    parser.add_argument("--use_cache", "-c", default=None)
+    parser.add_argument("--include_path", default=None)
+    parser.add_argument("--limit", "-L", default=None)
+    parser.add_argument("--seed", default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--log_samples", "-s", action="store_true")
+    options, rest = parser.parse_known_args(args)
+    options.tasks = ",".join(options.tasks)
+    options.model_args = _resolved(",".join(options.model_args))
+    if options.output_path is None:
+        options.output_path = str(Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return options, rest
 
 
-def _flag(args: list[str], name: str) -> str | None:
-    return args[args.index(name) + 1] if name in args else None
-
-
-def _with_defaults(args: list[str], options: argparse.Namespace) -> list[str]:
-    """Add the include path, resolve ``pretrained=default``, keep outputs and samples."""
+def _resolved(model_args: str) -> str:
+    """``pretrained=default`` -> the prepared folder, or one line saying how to prepare it."""
     from medinj_eval.models.default_model import resolve_model_args
 
-    out = list(args)
-    if "--include_path" not in out:
-        out += ["--include_path", str(tasks_dir())]
-    if options.model_args:
-        out[out.index("--model_args") + 1] = resolve_model_args(options.model_args)
-    if options.output_path is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out += ["--output_path", str(Path("runs") / stamp)]
-    if "--log_samples" not in out and "-s" not in out:
-        out.append("--log_samples")
+    try:
+        return resolve_model_args(model_args) if model_args else ""
+    except FileNotFoundError as err:
+        sys.exit(f"medinj-eval: {err}")
+
+
+def parse_metadata(values: list[str] | None) -> dict:
+    """``--metadata`` as lm_eval reads it (a JSON object, or ``key=value`` pairs), or one
+    clear line naming what is wrong."""
+    import ast
+
+    if not values:
+        return {}
+    text = " ".join(values).strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            sys.exit(
+                f"medinj-eval: --metadata is not valid JSON ({err.msg} at character {err.pos}):"
+                f""" {text!r}; write it as '{{"data_dir": "/path"}}'"""
+            )
+    out = {}
+    for pair in values:
+        key, eq, raw = pair.partition("=")
+        if not eq or not key:
+            sys.exit(f"medinj-eval: --metadata takes a JSON object or key=value pairs: {pair!r}")
+        try:
+            out[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[key] = raw
     return out
 
 
-def preflight(tasks: str, metadata: str | None) -> list[str]:
+def lm_eval_command(options: argparse.Namespace, metadata: dict, rest: list[str]) -> list[str]:
+    """lm_eval's arguments: the passed-through ones, then the read ones in one spelling, with
+    the include path, ``pretrained=default`` resolved, samples logged, and a request cache
+    of this model's own."""
+    args, model_args = list(rest), options.model_args
+    args += ["--model", options.model, "--output_path", options.output_path, "--log_samples"]
+    args += ["--include_path", options.include_path or str(tasks_dir())]
+    if options.tasks:
+        args += ["--tasks", options.tasks]
+    if model_args:
+        args += ["--model_args", model_args]
+    if metadata:
+        args += ["--metadata", json.dumps(metadata, ensure_ascii=False)]
+    for flag in ("limit", "seed", "device"):
+        if getattr(options, flag) is not None:
+            args += [f"--{flag}", getattr(options, flag)]
+    if options.use_cache:
+        from medinj_eval.provenance import model_identity, request_cache_prefix
+
+        prefix = request_cache_prefix(options.use_cache, model_identity(options.model, model_args))
+        args += ["--use_cache", prefix]
+        print(f"medinj-eval: request cache of this model: {prefix}_rank*.db")
+    return args
+
+
+def preflight(tasks: str, metadata: dict) -> list[str]:
     """Build every requested medinj-eval task (loading and checking its data) before any model
-    loads. Names of lm-eval's built-in tasks are left to lm-eval."""
+    loads. Names of lm-eval's built-in tasks are left to lm-eval; other names are refused."""
     from lm_eval.tasks import TaskManager
 
     if not tasks:
-        sys.exit("medinj-eval: --tasks is required")
-    meta = json.loads(metadata) if metadata else {}
-    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=meta)
-    ours = [t for t in tasks.split(",") if t in manager.all_tasks]
+        sys.exit("medinj-eval: --tasks is required (see `medinj-eval run --help`)")
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
+    names = [t for t in tasks.split(",") if t]
+    ours = [t for t in names if t in manager.all_tasks]
+    refuse_unknown_tasks([t for t in names if t not in ours], manager.all_tasks)
     if ours:
         manager.load(ours)
     return ours
+
+
+def refuse_unknown_tasks(names: list[str], ours: list[str]) -> None:
+    """Stop on a task name that neither medinj-eval nor lm-eval defines (nor a YAML file)."""
+    import difflib
+    import os
+
+    names = [n for n in names if not os.path.exists(n)]
+    if not names:
+        return
+    from lm_eval.tasks import TaskManager
+
+    known = set(TaskManager().all_tasks)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], ours, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        sys.exit(
+            f"medinj-eval: unknown task(s) {', '.join(unknown)}: neither medinj-eval nor "
+            f"lm-eval defines them{hint} (medinj-eval's tasks are in {tasks_dir()})"
+        )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli
-from servers import MODEL_NAME, Server
+from servers import MODEL_NAME, Server, free_port
 
 from medinj_eval.judge.prompts import load_prompt
 from medinj_eval.judge.samples import read_samples
@@ -198,7 +198,8 @@ def _judge_midway(server: Server, run_copy: Path, cache: Path):
     """A judge subprocess (9 samples x 3 runs, one request at a time) that has cached 6+
     replies: the process, its arguments and its samples file."""
     source = samples_file(run_copy, "medinjfr_native_oeq")
-    args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1")
+    args = judge_args(source, server, cache, "--prompt", "enmed-4dim", "--concurrency", "1",
+                      "--max-wait", "10")  # fmt: skip
     proc = _start_judge(args)
     _wait_for_cache(cache, 6, proc)
     return proc, args, source
@@ -276,3 +277,34 @@ def test_in_process_judge_counts_unparsable_verdicts_as_missing(run_copy, tmp_pa
     else:
         assert agg["mean"] is None
     assert f"missing {agg['n_missing']}" in done.stdout
+
+
+def test_judge_started_before_its_server_waits_for_it(default_model, run_copy, tmp_path):
+    """A closed port is retried with backoff (no attempt used up) until the server answers."""
+    port = free_port()
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    server = Server("llama-cpp", tmp_path / "server.log", port=port)
+    args = judge_args(source, server, tmp_path / "c.sqlite", "--prompt", "medinjection-binary",
+                      "--max-wait", "300")  # fmt: skip
+    proc = _start_judge(args)
+    time.sleep(5)
+    assert proc.poll() is None, proc.communicate()  # still waiting, not given up
+    server.start()
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+        answered = server.completions()
+    finally:
+        server.stop()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert len(records(source.parent / "judge" / "medinjection-binary")) == 9
+    assert answered == 9  # every request reached the server once it was up
+
+
+def test_judge_stops_after_max_wait_without_a_reply(run_copy, tmp_path):
+    source = samples_file(run_copy, "medinjfr_native_oeq")
+    server = Server("llama-cpp", tmp_path / "server.log", port=free_port())  # never started
+    started = time.monotonic()
+    done = cli(*judge_args(source, server, tmp_path / "c.sqlite", "--max-wait", "4"), check=False)
+    assert done.returncode != 0 and time.monotonic() - started >= 4
+    assert "unreachable: no reply for" in done.stderr and "Traceback" not in done.stderr
+    assert not (source.parent / "judge" / "medinjection-binary" / "summary.json").exists()

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from medinj_eval.data.errors import DataValidationError
+from medinj_eval.hashing import sha256_file
 
 DATA_DIR_ENV = "MEDINJ_DATA_DIR"
+_READ: dict[str, dict[str, str]] = {}
+
+
+def record_read(origin: str, sha256: str) -> None:
+    """Remember a data file (or hub dataset) this process read, for the run's manifest."""
+    _READ[origin] = {"path": origin, "sha256": sha256}
+
+
+def data_read() -> list[dict[str, str]]:
+    """Every data file and hub dataset read so far in this process, with its sha256."""
+    return [_READ[k] for k in sorted(_READ)]
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path | None:
@@ -34,9 +47,11 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
+        record_read(str(path), sha256_file(path))
         return pq.read_table(path).to_pylist()
     raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="surrogateescape")
+    record_read(str(path), hashlib.sha256(raw).hexdigest())
+    text = raw.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")  # a BOM is valid
     stripped = text.lstrip()
     if path.suffix == ".jsonl" or not stripped.startswith("["):
         rows = [_parse_line(path, i, line) for i, line in enumerate(text.splitlines())]
@@ -46,6 +61,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             rows = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataValidationError(str(path), None, None, f"invalid JSON: {err}") from err
+        if not isinstance(rows, list):
+            raise DataValidationError(str(path), None, None, "expected a JSON list of rows")
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise DataValidationError(str(path), i, None, "row is not a JSON object")

@@ -8,14 +8,13 @@ Local folder: ``<dir>/{train,validation,test}.json|.jsonl|.parquet``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from medinj_eval.data.build import as_dataset_dict
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import find_split_file, read_records, resolve_data_dir
 from medinj_eval.data.hub import hub_rows
-from medinj_eval.data.items import check_unique_ids, require
+from medinj_eval.data.items import check_unique_ids, require, row_id
 
 HUB_ID = "kadzaki/FrBMedQA"
 SPLIT_FILES = {"train": ("train",), "validation": ("validation", "dev", "val"), "test": ("test",)}
@@ -37,11 +36,10 @@ def parse_row(row: dict[str, Any], file: str, index: int) -> dict[str, Any]:
         question = question.replace(marker, entities[marker])
     stem, _, _ = question.partition("@placeholder")
     return {
-        "id": str(row.get("id") or f"{Path(file).stem}-{index}"),
+        "id": row_id(row, index),
         "prompt": f"{passage}\n\n{stem.rstrip()}",
         "choices": list(entities.values()),
         "gold": list(entities).index(answer),
-        "source": f"{file}:{index}",
     }
 
 

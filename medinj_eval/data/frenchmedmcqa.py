@@ -38,6 +38,7 @@ def parse_row(row: dict[str, Any], file: str, index: int) -> McqItem:
         raise DataValidationError(file, index, "answers", "no options")
     letters = [k.upper() for k in keys]
     gold = [_gold_letter(v, file, index) for v in require(row, "correct_answers", file, index)]
+    _check_count(row.get("nbr_correct_answers"), sorted(set(gold)), file, index)
     return McqItem(
         id=item_id,
         question=question,
@@ -45,10 +46,18 @@ def parse_row(row: dict[str, Any], file: str, index: int) -> McqItem:
         options=texts,
         gold=sorted(set(gold)),
         multi=True,
-        source=f"{file}:{index}",
         subject=str(row.get("subject_name") or ""),
         extra={"options_field": "answers", "answer_field": "correct_answers"},
     )
+
+
+def _check_count(count: Any, gold: list[str], file: str, index: int) -> None:
+    """The release states the number of correct answers twice; a disagreement is refused."""
+    if count is not None and str(count).strip() != str(len(gold)):
+        raise DataValidationError(
+            file, index, "nbr_correct_answers",
+            f"says {count} but correct_answers lists {len(gold)} ({', '.join(gold)})",
+        )  # fmt: skip
 
 
 def _gold_letter(value: Any, file: str, index: int) -> str:

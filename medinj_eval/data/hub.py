@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from medinj_eval.data.errors import DataValidationError
-from medinj_eval.data.files import DATA_DIR_ENV
+from medinj_eval.data.files import DATA_DIR_ENV, record_read
+from medinj_eval.hashing import json_sha256
 
 
 def hub_rows(
@@ -26,4 +27,6 @@ def hub_rows(
             """or pass one (--metadata '{"data_dir": DIR}' for tasks, --data-dir for data mix)"""
         )
         raise DataValidationError(hub_id, None, None, problem) from err
+    fingerprints = {split: ds._fingerprint for split, ds in loaded.items()}
+    record_read(f"hub:{hub_id}:{config or ''}@{revision or 'main'}", json_sha256(fingerprints))
     return {split: list(ds) for split, ds in loaded.items()}

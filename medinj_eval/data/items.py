@@ -34,7 +34,6 @@ class McqItem:
     options: list[str]
     gold: list[str]
     multi: bool
-    source: str
     context: str = ""
     question_type: str = ""
     subject: str = ""
@@ -86,7 +85,10 @@ def check_item(item: McqItem, file: str, row: int) -> McqItem:
 
 
 def check_unique_ids(ids: list[str], file: str) -> None:
-    """Duplicate ids would merge two items in paired statistics: refuse them."""
+    """An evaluation split must hold items, and duplicate ids would merge two items in
+    paired statistics: refuse both."""
+    if not ids:
+        raise DataValidationError(file, None, None, "the test split has no rows (empty file or [])")
     seen: dict[str, int] = {}
     for row, item_id in enumerate(ids):
         if item_id in seen:
@@ -94,6 +96,13 @@ def check_unique_ids(ids: list[str], file: str) -> None:
                 file, row, "id", f"duplicate id {item_id!r} (first at row {seen[item_id]})"
             )
         seen[item_id] = row
+
+
+def row_id(row: dict[str, Any], index: int) -> str:
+    """The item's own ``id``, else its row index: never the file's name or place, so an
+    item has one identity wherever its file sits (hub, any folder, a wheel)."""
+    value = row.get("id")
+    return f"row-{index}" if value is None or value == "" else str(value)
 
 
 def require(row: dict[str, Any], name: str, file: str, index: int) -> Any:

@@ -18,7 +18,7 @@ from medinj_eval.data.build import items_from_file, items_from_rows, to_dataset_
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import resolve_data_dir
 from medinj_eval.data.hub import hub_rows
-from medinj_eval.data.items import McqItem, options_from_message, require
+from medinj_eval.data.items import McqItem, options_from_message, require, row_id
 
 SOURCES = ("Native", "Translated")
 SUBSETS = ("mcq", "mcqu")
@@ -47,13 +47,12 @@ def row_parser(subset: str, need_option_texts: bool):
                 )
             options = [""] * len(letters)
         return McqItem(
-            id=str(row.get("id") or f"{Path(file).stem}-{index}"),
+            id=row_id(row, index),
             question=user,
             letters=letters,
             options=options,
             gold=sorted(set(_answer_letters(require(row, "answer", file, index)))),
             multi=subset == "mcq",
-            source=f"{file}:{index}",
             system=system,
             user_message=user,
             extra={"options_field": "classes", "answer_field": "answer"},

@@ -8,14 +8,13 @@ turn (``answer`` when the turn is missing).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from medinj_eval.data.build import as_dataset_dict, items_from_file, items_from_rows
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import resolve_data_dir
 from medinj_eval.data.hub import hub_rows
-from medinj_eval.data.items import require
+from medinj_eval.data.items import require, row_id
 from medinj_eval.data.medinjection import SOURCES, SPLIT_DIRS, local_file, prompt_turns
 from medinj_eval.data.open_ended import OpenItem, check_open_item
 
@@ -34,10 +33,9 @@ def parse_row(row: dict[str, Any], file: str, index: int) -> OpenItem:
     if not isinstance(reference, str):
         raise DataValidationError(file, index, "messages", "no assistant turn with the reference")
     return OpenItem(
-        id=str(row.get("id") or f"{Path(file).stem}-{index}"),
+        id=row_id(row, index),
         question=user,
         reference=reference,
-        source=f"{file}:{index}",
         system=system,
         user_message=user,
     )

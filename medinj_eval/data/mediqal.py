@@ -39,7 +39,6 @@ def row_parser(config: str):
             options=[row[f"answer_{k}"] for k in keys],
             gold=sorted({g.upper() for g in re.split(r"[\s,;]+", raw_gold) if g}),
             multi=config == "mcqm",
-            source=f"{file}:{index}",
             question_type=str(row.get("question_type") or ""),
             subject=str(row.get("medical_subject") or ""),
             extra={"options_field": "answer_a..answer_e", "answer_field": "correct_answers"},

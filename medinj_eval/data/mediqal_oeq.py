@@ -25,7 +25,6 @@ def parse_row(row: dict[str, Any], file: str, index: int) -> OpenItem:
         id=str(require(row, "id", file, index)),
         question=str(require(row, "question", file, index)),
         reference=str(require(row, "answer", file, index)),
-        source=f"{file}:{index}",
         context=row.get("clinical_case") or "",
         question_type=str(row.get("question_type") or ""),
         subject=str(row.get("medical_subject") or ""),

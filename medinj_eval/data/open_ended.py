@@ -23,7 +23,6 @@ class OpenItem:
     id: str
     question: str
     reference: str
-    source: str
     context: str = ""
     question_type: str = ""
     subject: str = ""

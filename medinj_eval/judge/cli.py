@@ -27,7 +27,12 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     p.add_argument("--max-attempts", type=int, default=6, help="tries per request")
-    p.add_argument("--max-consecutive-failures", type=int, default=5)
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=300.0,
+        help="seconds without any reply from the server before the run stops (resumable)",
+    )
     p.add_argument("--cache", type=Path, help="SQLite file (default: <cache>/judge-cache.sqlite)")
     p.add_argument("--no-progress", action="store_true")
 
@@ -67,7 +72,7 @@ def make_config(args: argparse.Namespace, prompt_name: str, cache):
         concurrency=args.concurrency,
         temperature=args.temperature,
         policy=RetryPolicy(
-            attempts=args.max_attempts, max_consecutive_failures=args.max_consecutive_failures
+            attempts=args.max_attempts, max_wait=args.max_wait
         ),
         progress=not args.no_progress,
     )

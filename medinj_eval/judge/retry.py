@@ -23,13 +23,15 @@ class EmptyReply(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``attempts`` tries per call; the run stops after ``max_consecutive_failures``
-    connection failures in a row (the server is gone: do not burn through every item)."""
+    """``attempts`` tries per call for errors the server answered (429, 5xx, empty replies).
+    A connection failure costs no attempt: the call waits and tries again, so a server that
+    is still starting is waited for, and the run stops only when no reply at all has
+    arrived for ``max_wait`` seconds (the server is gone: do not burn through every item)."""
 
     attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 30.0
-    max_consecutive_failures: int = 5
+    max_wait: float = 300.0
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds before try ``attempt + 1``: ``Retry-After`` when the server sent one,

@@ -76,6 +76,11 @@ class Counters:
     calls: int = 0
     cached: int = 0
     consecutive_connection_failures: int = 0
+    last_reply: float = field(default_factory=time.monotonic)
+
+    def waited(self) -> float:
+        """Seconds since the last reply of the server (or since the run began)."""
+        return time.monotonic() - self.last_reply
 
 
 def build_requests(samples: list[Sample], config: JudgeConfig) -> list[Request]:
@@ -91,12 +96,13 @@ def build_requests(samples: list[Sample], config: JudgeConfig) -> list[Request]:
 
 
 async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) -> Outcome:
+    """The reply to one request. Connection failures are retried with backoff until the
+    server has been silent for ``max_wait`` seconds; other retryable errors use up to
+    ``attempts`` tries."""
     policy, backend = config.policy, config.backend
     attempts = policy.attempts if backend.retries else 1
-    last: BaseException | None = None
-    for attempt in range(attempts):
-        if counters.consecutive_connection_failures >= policy.max_consecutive_failures:
-            raise JudgeAborted(_abort_message(backend, counters, config))
+    failed, waits = 0, 0
+    while True:
         counters.calls += 1
         try:
             reply = await backend.complete(request.messages, request.params)
@@ -106,18 +112,23 @@ async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) 
                 raise JudgeError(f"judge backend {backend.base_url}: {err}") from err
             if kind == INVALID:
                 return Outcome(error=f"rejected by the server: {_short(err)}")
-            if kind == CONNECTION:
+            if kind == CONNECTION and backend.retries:
                 counters.consecutive_connection_failures += 1
-            last = err
-            if attempt + 1 < attempts:
-                await asyncio.sleep(policy.delay(attempt, retry_after_seconds(err), rng))
+                if counters.waited() >= policy.max_wait:
+                    raise JudgeAborted(_abort_message(backend, counters, config)) from err
+                delay = policy.delay(waits, None, rng)
+            else:
+                failed += 1
+                if failed >= attempts:
+                    return Outcome(error=f"failed after {attempts} tries: {_short(err)}")
+                delay = policy.delay(failed - 1, retry_after_seconds(err), rng)
+            waits += 1
+            await asyncio.sleep(delay)
             continue
         counters.consecutive_connection_failures = 0
+        counters.last_reply = time.monotonic()
         config.cache.put(request.key, backend.model, reply.text, reply.finish_reason)
         return Outcome(reply)
-    if counters.consecutive_connection_failures >= policy.max_consecutive_failures:
-        raise JudgeAborted(_abort_message(backend, counters, config))
-    return Outcome(error=f"failed after {attempts} tries: {_short(last)}")
 
 
 def _short(err: BaseException | None) -> str:
@@ -126,7 +137,8 @@ def _short(err: BaseException | None) -> str:
 
 def _abort_message(backend: Any, counters: Counters, config: JudgeConfig) -> str:
     return (
-        f"judge server {backend.base_url} unreachable: "
+        f"judge server {backend.base_url} unreachable: no reply for {counters.waited():.0f} s "
+        f"(--max-wait {config.policy.max_wait:g}), "
         f"{counters.consecutive_connection_failures} connection failures in a row. "
         f"{len(config.cache)} verdict(s) are kept in {config.cache.path}; "
         "run the same command again to resume."

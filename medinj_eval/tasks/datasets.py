@@ -15,6 +15,8 @@ _LOADERS = {
     "mediqal_oeq": "medinj_eval.data.mediqal_oeq",
     "medinjection_oeq": "medinj_eval.data.medinjection_oeq",
 }
+# Loader arguments that select a part of a benchmark (not how it is read or rendered).
+_PART_KEYS = ("config", "source", "subset")
 
 
 def load_benchmark(
@@ -33,4 +35,23 @@ def load_benchmark(
     loader = importlib.import_module(_LOADERS[benchmark])
     if sample:
         data_dir = sample_data_dir()
-    return loader.load(data_dir=str(data_dir) if data_dir else None, **kwargs)
+    loaded = loader.load(data_dir=str(data_dir) if data_dir else None, **kwargs)
+    return with_item_keys(loaded, benchmark_label(benchmark, kwargs))
+
+
+def benchmark_label(benchmark: str, kwargs: dict[str, Any]) -> str:
+    """``medinjection/Native/mcq``: the benchmark and the part of it a task reads."""
+    parts = [str(kwargs[k]) for k in _PART_KEYS if kwargs.get(k)]
+    return "/".join([benchmark, *parts])
+
+
+def with_item_keys(loaded, label: str):
+    """Each document gains ``item`` = ``<benchmark label>/<split>/<item id>``.
+
+    The document holds nothing that depends on where its file sat, so lm-eval's
+    ``doc_hash`` (sha256 of the whole document) is the same for an item read from the hub,
+    from any local folder, from a wheel or from a checkout, and runs pair on it."""
+    for split, docs in loaded.items():
+        if len(docs):
+            loaded[split] = docs.add_column("item", [f"{label}/{split}/{i}" for i in docs["id"]])
+    return loaded
