@@ -143,6 +143,9 @@ def compare_command(rest: list[str]) -> None:
         seed=args.seed,
     )
     print((out / "comparison.md").read_text(encoding="utf-8"))
+    comparison = json.loads((out / "comparison.json").read_text(encoding="utf-8"))
+    for warning in comparison.get("warnings", []):
+        print(f"medinj-eval compare: warning: {warning}", file=sys.stderr)
     print(f"medinj-eval compare: report {paths['html']}")
 
 

@@ -147,3 +147,83 @@ def test_valid_sample_passes_validation():
     result = run_cli("validate", "--tasks", "medinj_fr_sample")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "is valid" in result.stdout
+
+
+def _fmm_root(tmp_path: Path, payload: bytes) -> Path:
+    """A data root whose FrenchMedMCQA test file holds ``payload``."""
+    root = tmp_path / "data"
+    shutil.copytree(sample_data_dir(), root)
+    (root / "frenchmedmcqa" / "test.json").write_bytes(payload)
+    return root
+
+
+@pytest.mark.parametrize("payload", [b"[]", b"", b"\n\n"], ids=["empty list", "empty", "blank"])
+def test_an_empty_test_split_is_one_clear_line(tmp_path, payload):
+    root = _fmm_root(tmp_path, payload)
+    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{root / 'frenchmedmcqa' / 'test.json'}: the test split has no rows" in result.stderr
+
+
+def test_a_utf8_bom_is_accepted(tmp_path):
+    raw = (sample_data_dir() / "frenchmedmcqa" / "test.json").read_bytes()
+    root = _fmm_root(tmp_path, b"\xef\xbb\xbf" + raw)
+    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_nbr_correct_answers_that_disagrees_is_named(tmp_path):
+    rows = json.loads((sample_data_dir() / "frenchmedmcqa" / "test.json").read_text())
+    rows[2]["nbr_correct_answers"] = len(rows[2]["correct_answers"]) + 1
+    root = _fmm_root(tmp_path, json.dumps(rows).encode())
+    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    assert result.returncode != 0
+    assert "row 2, field 'nbr_correct_answers': says" in result.stderr
+    assert "but correct_answers lists" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_an_unknown_task_is_refused_before_any_model_loads(command, tmp_path):
+    result = run_cli(command, "--tasks", "medinj_fr_sample,frenchmedmcqa_greedyy",
+                     "--model_args", f"pretrained={tmp_path / 'no-model'}")  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "unknown task(s) frenchmedmcqa_greedyy" in result.stderr
+    assert "did you mean frenchmedmcqa_greedy" in result.stderr
+
+
+@pytest.mark.parametrize("metadata", ["{x}", "{'data_dir': '/x'}", "[1]", "data_dir"])
+def test_bad_metadata_is_one_clear_line(metadata):
+    result = run_cli("run", "--tasks", FMM_TASK, "--metadata", metadata)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("medinj-eval: --metadata ")
+
+
+def test_flags_written_with_equals_are_read(tmp_path):
+    """``--flag=value`` for every flag the wrapper reads: bad data is still found first."""
+    bad = broken_copy(tmp_path, "frenchmedmcqa/test.json", _letter_outside)
+    result = run_cli(
+        "run", f"--tasks={FMM_TASK}", "--model=hf", f"--model_args=pretrained={tmp_path / 'none'}",
+        f"--metadata={json.dumps({'data_dir': str(bad.parents[1])})}",
+        f"--output_path={tmp_path / 'out'}", f"--use_cache={tmp_path / 'cache'}",
+        "--limit=2", "--seed=1", "--device=cpu",
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"{bad}, row 5, field 'correct_answers'" in result.stderr
+
+
+def test_run_help_shows_the_wrappers_and_lm_evals_options():
+    result = run_cli("run", "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "medinj-eval run is `lm_eval run` with" in result.stdout
+    assert "--use_cache DIR" in result.stdout  # the wrapper's meaning
+    assert "--apply_chat_template" in result.stdout and "--gen_kwargs" in result.stdout  # lm_eval's
+
+
+def test_a_default_model_not_prepared_is_one_clear_line(tmp_path):
+    env = {**os.environ, "MEDINJ_CACHE": str(tmp_path / "empty-cache")}
+    cmd = [sys.executable, "-m", "medinj_eval.cli", "run", "--tasks", "medinj_fr_sample",
+           "--model_args", "pretrained=default"]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "medinj-eval model prepare" in result.stderr

@@ -147,3 +147,20 @@ def test_installed_wheel_finds_and_validates_its_tasks(wheel, tmp_path):
     assert Path(path) == target / "medinj_eval" / "_tasks"
     done = run([*cli, "validate", "--tasks", "medinj_fr_sample"], env=env, cwd=tmp_path)
     assert "is valid" in done.stdout
+
+
+def test_a_run_from_the_wheel_pairs_with_one_from_the_checkout(wheel, default_model, tmp_path):
+    target = tmp_path / "site"
+    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel])
+    task = ["--tasks", "medinj_fr_sample_frenchmedmcqa_loglik", "--model", "hf", "--limit", "3"]
+    task += ["--model_args", "pretrained=default"]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    from_wheel = [sys.executable, "-m", "medinj_eval.cli", "run", *task]
+    run([*from_wheel, "-o", str(tmp_path / "wheel")], env=env, cwd=tmp_path)
+    run([str(BIN / "medinj-eval"), "run", *task, "-o", str(tmp_path / "checkout")])
+    (shipped,) = (tmp_path / "wheel").glob("*/manifest.json")
+    assert str(target) in shipped.read_text()  # the wheel's own sample files were read
+    run([str(BIN / "medinj-eval"), "compare", str(tmp_path / "wheel"), str(tmp_path / "checkout"),
+         "--names", "wheel,checkout", "--baseline", "wheel", "--out", str(tmp_path / "cmp")])  # fmt: skip
+    (cell,) = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["cells"]
+    assert cell["n_items"] == 3

@@ -17,7 +17,7 @@ from conftest import REPO, cli, evaluate
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.train import TrainingError
 from medinj_eval.train.mixes import build_mix
-from medinj_eval.train.recipe import load_recipe
+from medinj_eval.train.recipe import load_recipe, recipes_dir
 
 SAMPLE = REPO / "lm_eval_tasks" / "medinj_fr_sample" / "data"
 FAST = ["training.max_steps=6", "training.save_steps=3"]
@@ -92,8 +92,10 @@ def test_medinjection_recipe_matches_the_model_card():
 def test_overrides_and_unknown_fields(tmp_path):
     recipe = load_recipe("medinjection-dora", ["training.max_steps=3", "data.mix=NAT-SYN"])
     assert recipe["training"]["max_steps"] == 3 and recipe["data"]["mix"] == "NAT-SYN"
-    with pytest.raises(TrainingError, match="medinjection-dora.yaml: unknown field 'training.lr'"):
+    with pytest.raises(TrainingError) as err:
         load_recipe("medinjection-dora", ["training.lr=0.1"])
+    assert "command line 'training.lr=0.1' (over " in str(err.value)
+    assert "medinjection-dora.yaml): unknown field 'training.lr'" in str(err.value)
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: {base: x}\nadapter: {method: ia3}\ndata: {}\n")
     with pytest.raises(TrainingError, match="bad.yaml: field 'adapter.method'"):
@@ -102,14 +104,43 @@ def test_overrides_and_unknown_fields(tmp_path):
         "data.mix=FOO": "field 'data.mix' must be one of ['NAT', ",
         "data.task_types=[mcq,xx]": "field 'data.task_types' must be a list among",
         "data.size=0": "field 'data.size' must be a positive integer, got 0",
+        "data.seed=x": "field 'data.seed' must be an integer, got 'x'",
+        "data.sample=3": "field 'data.sample' must be true or false, got 3",
         "adapter.r=abc": "field 'adapter.r' must be a positive integer, got 'abc'",
         "adapter.dropout=1.5": "field 'adapter.dropout' must be a number in",
         "adapter.target_modules=q_proj": "field 'adapter.target_modules' must be a list",
+        "model.dtype=float8": "field 'model.dtype' must be one of ['auto', ",
+        "training.learning_rate=abc": "field 'training.learning_rate' must be a number, got 'abc'",
+        "training.max_steps=1.5": "field 'training.max_steps' must be an integer, got 1.5",
+        "training.per_device_train_batch_size=true": (
+            "field 'training.per_device_train_batch_size' must be an integer, got True"
+        ),
+        "training.bf16=maybe": "field 'training.bf16' must be true or false, got 'maybe'",
+        "training.lr_scheduler_type=foo": "field 'training.lr_scheduler_type' must be one of [",
+        "training.save_strategy=weekly": (
+            "field 'training.save_strategy' must be one of ['no', 'steps', 'epoch', 'best']"
+        ),
     }
     for override, message in wrong_values.items():
         with pytest.raises(TrainingError) as err:
             load_recipe("smollm2-dora-sample", [override])
-        assert f"smollm2-dora-sample.yaml: {message}" in str(err.value), override
+        assert f"command line {override!r} (over " in str(err.value), override
+        assert f"smollm2-dora-sample.yaml): {message}" in str(err.value), override
+    in_file = tmp_path / "typo.yaml"
+    in_file.write_text(
+        (recipes_dir() / "smollm2-dora-sample.yaml").read_text().replace("1.0e-3", "fast")
+    )
+    with pytest.raises(TrainingError, match="typo.yaml: field 'training.learning_rate' must be"):
+        load_recipe(str(in_file))
+
+
+def test_a_wrong_training_value_stops_before_the_model_loads(tmp_path):
+    out = tmp_path / "out"
+    done = cli("train", "--recipe", "smollm2-dora-sample", "training.learning_rate=abc",
+               f"output_dir={out}", check=False)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "command line 'training.learning_rate=abc'" in done.stderr
+    assert not out.exists()  # nothing left behind
 
 
 def test_qlora_refuses_clearly_without_a_gpu(tmp_path):

@@ -117,6 +117,9 @@ def run_sections(run: Run) -> list[Section]:
         ),
         Section("Configuration", pre=json.dumps(config, indent=2, ensure_ascii=False, default=str)),
     ]
+    if run.manifest:
+        manifest = json.dumps(run.manifest, indent=2, ensure_ascii=False)
+        sections.append(Section("Manifest: model, data files, versions, seeds", pre=manifest))
     return sections
 
 

@@ -90,10 +90,12 @@ def friedman_text(friedman: dict[str, Any]) -> str:
 
 
 def settings_text(comparison: dict[str, Any]) -> str:
-    return (
+    text = (
         f"Baseline {comparison['baseline']}; BH and Bonferroni at {comparison['q']}; "
         f"paired bootstrap with {comparison['n_resamples']} draws, seed {comparison['seed']}."
     )
+    warnings = comparison.get("warnings") or []
+    return text + "".join(f"\n\nWarning: {w}." for w in warnings)
 
 
 def comparison_markdown(comparison: dict[str, Any]) -> str:

@@ -4,7 +4,9 @@ Per cell and system: mean score, delta vs the baseline, paired t-test (EnMed), e
 (binary metrics), Wilcoxon signed-rank, paired bootstrap 95% CI of the delta. Across all
 (cell, system) t-tests: Benjamini-Hochberg at q and Bonferroni. Per system: significant
 wins and losses (BH), min-max normalised scores, global mean +- std, average rank; across
-systems: Friedman test and Nemenyi critical difference.
+systems: Friedman test and Nemenyi critical difference. Runs that differ from the baseline in
+anything but the model (data files, versions, seeds, limit; from their manifests) are named
+in ``warnings``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from medinj_eval.provenance import manifest_differences
 from medinj_eval.stats import paired, ranking
 from medinj_eval.stats.runs import Run, RunError, aligned
 
@@ -63,6 +66,7 @@ def compare_runs(
     return {
         "baseline": baseline,
         "systems": names,
+        "warnings": provenance_warnings(runs, base_index),
         "runs": {run.name: str(run.path) for run in runs},
         "q": q,
         "n_resamples": n_resamples,
@@ -73,6 +77,24 @@ def compare_runs(
         "ranking": _ranking(matrix, names, [c["cell"] for c in cells]),
         "friedman": _friedman(matrix),
     }
+
+
+def provenance_warnings(runs: list[Run], base_index: int) -> list[str]:
+    """What differs between each run and the baseline besides the model (data files,
+    versions, seeds, limit), from the runs' manifests; a run without one is named too."""
+    base = runs[base_index]
+    warnings = []
+    for run in runs:
+        if run is base:
+            continue
+        if run.manifest is None or base.manifest is None:
+            missing = run if run.manifest is None else base
+            warnings.append(f"{missing.name}: no manifest.json (not written by medinj-eval run)")
+            continue
+        differs = manifest_differences(base.manifest, run.manifest)
+        if differs:
+            warnings.append(f"{run.name} differs from {base.name} in: {'; '.join(differs)}")
+    return warnings
 
 
 def _cell(runs, task, metric, base_index, n_resamples, seed) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.provenance import parse_model_args, read_manifest
+
 DEFAULT_METRICS = ("em", "acc")
 
 
@@ -28,6 +30,7 @@ class Run:
     name: str
     results: dict[str, Any]
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    manifest: dict[str, Any] | None = None
 
     @property
     def tasks(self) -> list[str]:
@@ -96,15 +99,13 @@ def load_run(folder: str | Path, name: str | None = None) -> Run:
         name=name or display_name(results, Path(folder)),
         results=results,
         samples=samples,
+        manifest=read_manifest(path),
     )
 
 
 def model_args(results: dict[str, Any]) -> dict[str, str]:
     """The run's ``--model_args`` as a dict (lm-eval records a string or a dict)."""
-    args = (results.get("config") or {}).get("model_args") or ""
-    if isinstance(args, dict):
-        return {k: str(v) for k, v in args.items()}
-    return dict(kv.split("=", 1) for kv in str(args).split(",") if "=" in kv)
+    return parse_model_args((results.get("config") or {}).get("model_args"))
 
 
 def display_name(results: dict[str, Any], folder: Path) -> str:

@@ -8,6 +8,7 @@ Sections: ``model`` (``base``, ``dtype``, ``attn_implementation``, ``quantizatio
 
 from __future__ import annotations
 
+import argparse
 import copy
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ class Origin:
 
     def __call__(self, field: str) -> str:
         if field in self.overrides:
-            return f"command line override {self.overrides[field]!r} (recipe {self.path})"
+            return f"command line {self.overrides[field]!r} (over {self.path})"
         return str(self.path)
 
 
@@ -119,14 +120,14 @@ def check_training_fields(training: dict[str, Any], origin: Origin) -> None:
             continue
         if isinstance(value, (dict, list)):
             continue  # lists and mappings are checked by SFTConfig itself
+        kind = _KINDS.get(getattr(action.type, "__name__", ""), "a valid value")
         if isinstance(value, bool) and action.type in (int, float):
-            raise TrainingError(f"{origin(field)}: field '{field}' must be a number, got {value!r}")
+            raise TrainingError(f"{origin(field)}: field '{field}' must be {kind}, got {value!r}")
         try:
             converted = action.type(str(value))
-        except (TypeError, ValueError) as err:
-            kind = getattr(action.type, "__name__", "value")
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as err:
             raise TrainingError(
-                f"{origin(field)}: field '{field}' must be {_KINDS.get(kind, kind)}, got {value!r}"
+                f"{origin(field)}: field '{field}' must be {kind}, got {value!r}"
             ) from err
         if action.choices and converted not in action.choices:
             choices = [getattr(c, "value", c) for c in action.choices]
