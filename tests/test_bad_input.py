@@ -149,6 +149,11 @@ def test_valid_sample_passes_validation():
     assert "is valid" in result.stdout
 
 
+def validate_in(root: Path) -> subprocess.CompletedProcess:
+    metadata = json.dumps({"data_dir": str(root)})
+    return run_cli("validate", "--tasks", FMM_TASK, "--metadata", metadata)
+
+
 def _fmm_root(tmp_path: Path, payload: bytes) -> Path:
     """A data root whose FrenchMedMCQA test file holds ``payload``."""
     root = tmp_path / "data"
@@ -160,7 +165,7 @@ def _fmm_root(tmp_path: Path, payload: bytes) -> Path:
 @pytest.mark.parametrize("payload", [b"[]", b"", b"\n\n"], ids=["empty list", "empty", "blank"])
 def test_an_empty_test_split_is_one_clear_line(tmp_path, payload):
     root = _fmm_root(tmp_path, payload)
-    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    result = validate_in(root)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert f"{root / 'frenchmedmcqa' / 'test.json'}: the test split has no rows" in result.stderr
 
@@ -168,7 +173,7 @@ def test_an_empty_test_split_is_one_clear_line(tmp_path, payload):
 def test_a_utf8_bom_is_accepted(tmp_path):
     raw = (sample_data_dir() / "frenchmedmcqa" / "test.json").read_bytes()
     root = _fmm_root(tmp_path, b"\xef\xbb\xbf" + raw)
-    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    result = validate_in(root)
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -176,7 +181,7 @@ def test_nbr_correct_answers_that_disagrees_is_named(tmp_path):
     rows = json.loads((sample_data_dir() / "frenchmedmcqa" / "test.json").read_text())
     rows[2]["nbr_correct_answers"] = len(rows[2]["correct_answers"]) + 1
     root = _fmm_root(tmp_path, json.dumps(rows).encode())
-    result = run_cli("validate", "--tasks", FMM_TASK, "--metadata", json.dumps({"data_dir": str(root)}))
+    result = validate_in(root)
     assert result.returncode != 0
     assert "row 2, field 'nbr_correct_answers': says" in result.stderr
     assert "but correct_answers lists" in result.stderr

@@ -160,7 +160,8 @@ def test_a_run_from_the_wheel_pairs_with_one_from_the_checkout(wheel, default_mo
     run([str(BIN / "medinj-eval"), "run", *task, "-o", str(tmp_path / "checkout")])
     (shipped,) = (tmp_path / "wheel").glob("*/manifest.json")
     assert str(target) in shipped.read_text()  # the wheel's own sample files were read
-    run([str(BIN / "medinj-eval"), "compare", str(tmp_path / "wheel"), str(tmp_path / "checkout"),
-         "--names", "wheel,checkout", "--baseline", "wheel", "--out", str(tmp_path / "cmp")])  # fmt: skip
+    runs = [str(tmp_path / "wheel"), str(tmp_path / "checkout")]
+    run([str(BIN / "medinj-eval"), "compare", *runs, "--names", "wheel,checkout",
+         "--baseline", "wheel", "--out", str(tmp_path / "cmp")])  # fmt: skip
     (cell,) = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["cells"]
     assert cell["n_items"] == 3
