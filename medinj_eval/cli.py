@@ -172,13 +172,26 @@ def leaderboard_command(rest: list[str]) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="default: results")
     parser.add_argument("--out", type=Path, default=Path("runs") / "leaderboard", help="build")
     parser.add_argument("--runs", nargs="*", default=[], help="build: local runs shown too")
+    parser.add_argument(
+        "--allow-partial", action="store_true", help="submit: accept a --limit run, marked partial"
+    )
+    parser.add_argument(
+        "--local-ok", action="store_true", help="submit: a base model known by a local folder"
+    )
     args = parser.parse_args(rest)
     if args.action == "submit":
         if not args.run or not args.model_id:
             sys.exit("medinj-eval leaderboard submit: RUN and --model-id are required")
-        print(f"submission written: {create_submission(args.run, args.model_id, args.results)}")
+        written = create_submission(
+            args.run, args.model_id, args.results,
+            allow_partial=args.allow_partial, local_ok=args.local_ok,
+        )  # fmt: skip
+        print(f"submission written: {written}")
     elif args.action == "validate":
-        manifests = validate_all(args.results)
+        notes: list[str] = []
+        manifests = validate_all(args.results, notes)
+        for note in notes:
+            print(f"note: {note}")
         print(f"{len(manifests)} submission(s) and the reported rows in {args.results} are valid")
     else:
         print(f"leaderboard site: {build_site(args.results, args.out, args.runs).resolve()}")

