@@ -101,11 +101,19 @@ def test_a_failed_submit_leaves_nothing_behind(run, tmp_path, monkeypatch):
     assert list(folder.iterdir()) == []
 
 
-def test_a_base_model_known_by_a_local_path_needs_local_ok(run, tmp_path):
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"base_model": None, "local_path": "/data/models/my-finetune"},  # a folder here
+        {"base_model": "/data/models/my-finetune", "commit": None},  # a folder elsewhere
+    ],
+)
+def test_a_base_model_known_by_a_local_path_needs_local_ok(run, tmp_path, identity):
     copy = shutil.copytree(run, tmp_path / "run")
     (manifest_path,) = Path(copy).glob("*/manifest.json")
     manifest = json.loads(manifest_path.read_text())
-    manifest["model"].update(base_model=None, local_path="/data/models/my-finetune")
+    manifest["model"].pop("local_path", None)
+    manifest["model"].update(identity)
     manifest_path.write_text(json.dumps(manifest))
     folder = tmp_path / "results"
     args = ["leaderboard", "submit", str(copy), "--model-id", "mine", "--results", str(folder),

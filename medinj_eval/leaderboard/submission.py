@@ -126,8 +126,8 @@ def model_fields(run: Run, local_ok: bool) -> dict[str, Any]:
             identity["adapter_name"] = adapter.name
             identity["adapter_sha256"] = folder_sha256(adapter) if adapter.is_dir() else None
     base = identity.get("base_model")
-    if not base:
-        local = identity.get("local_path") or identity.get("model_args", {}).get("pretrained")
+    if not base or _path_like(base):
+        local = identity.get("local_path") or base
         if not local_ok:
             raise SubmissionError(
                 f"{run.path}: the base model is the local folder {local}, not a hub id; "
@@ -143,6 +143,11 @@ def model_fields(run: Run, local_ok: bool) -> dict[str, Any]:
             "adapter_sha256": identity.get("adapter_sha256"),
         },
     }
+
+
+def _path_like(name: str) -> bool:
+    """A folder of some machine (absolute, home-relative or relative), not a hub id."""
+    return name.startswith(("/", "~", "./", "../")) or "\\" in name
 
 
 def _hardware(run: Run) -> str:
