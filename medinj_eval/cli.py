@@ -207,7 +207,7 @@ medinj-eval run is `lm_eval run` with:
   --use_cache DIR       one request cache per model: DIR/model-<key>_rank*.db, the key made of
                         the backend, the model arguments, the base model's revision or
                         weights' sha256 and the adapter's sha256
-  --metadata JSON       checked as JSON; {"data_dir": ...} reads the benchmarks from a folder
+  --metadata JSON|k=v   checked before the run; {"data_dir": DIR} reads the benchmarks from DIR
 Every medinj-eval task's data is checked before any model loads; unknown tasks are refused.
 With no option at all it runs the main job (the sample suite, the judge, the meta-evaluation
 and the leaderboard site).
