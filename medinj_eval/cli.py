@@ -12,7 +12,7 @@
 * ``medinj-eval compare RUN RUN... --baseline NAME [--out DIR]``: paired statistics,
   corrections, rankings, position bias, figures and a report across runs.
 * ``medinj-eval judge RUN|SAMPLES --prompt NAME|FILE [--base-url URL --judge-model M]``:
-  LLM-as-a-judge scores of the open-ended samples (cached, resumable), merged into the run.
+  LLM-as-a-judge scores of the open-ended samples (cached, resumable) under <run>/judge/.
 * ``medinj-eval meta-eval PAIRS... [--prompt P]``: BLEU, ROUGE, BERTScore and judges
   against human labels (correlations, kappa, alpha, bootstrap CIs, verbosity check).
 * ``medinj-eval data mix --config ALL --size 33493 --seed 42``: a MedInjection-FR

@@ -54,6 +54,7 @@ def cached(cache: Path) -> int:
 def test_judge_a_run_then_rerun_from_cache_with_zero_calls(judge_server, run_copy, tmp_path):
     cache = tmp_path / "cache.sqlite"
     before = judge_server.completions()
+    lm_eval_files = {p.name: p.read_bytes() for p in run_copy.rglob("results_*.json")}
     cli(*judge_args(run_copy, judge_server, cache, "--prompt", "medinjection-binary"))
     out = run_copy / "judge" / "medinjection-binary"
     recs = records(out)
@@ -76,14 +77,14 @@ def test_judge_a_run_then_rerun_from_cache_with_zero_calls(judge_server, run_cop
             )
             assert rec["prompt_sha256"] == hashlib.sha256(rendered.encode()).hexdigest()
             assert rec["judge_model"] == MODEL_NAME and rec["doc_hash"] == sample.doc_hash
-    results = json.loads(next(run_copy.rglob("results_*.json")).read_text())
-    entry = results["results"]["medinj_fr_sample_mediqal_oeq"]
-    assert entry["judge_medinjection-binary_n_judged,none"] == 14
-    assert entry["judge_medinjection-binary_n_missing,none"] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    entry = summary["tasks"]["medinj_fr_sample_mediqal_oeq"]
+    assert entry["n_judged"] == 14 and entry["n_missing"] == 0
     mediqal = [r["score"] for r in recs if r["task"] == "medinj_fr_sample_mediqal_oeq"]
-    assert entry["judge_medinjection-binary,none"] == pytest.approx(sum(mediqal) / 14)
-    assert "judge_medinjection-binary_reasoning,none" in entry
-    assert results["medinj_judge"]["medinjection-binary"]["server"] == judge_server.base_url
+    assert entry["mean"] == pytest.approx(sum(mediqal) / 14)
+    assert "mean_reasoning" in entry
+    assert summary["settings"]["server"] == judge_server.base_url
+    assert {p.name: p.read_bytes() for p in run_copy.rglob("results_*.json")} == lm_eval_files
 
     before = judge_server.completions()
     again = cli(*judge_args(run_copy, judge_server, cache, "--prompt", "medinjection-binary"))

@@ -56,7 +56,7 @@ def check_open_item(item: OpenItem, file: str, row: int) -> OpenItem:
 def enmed_absqa_slice(items: list[OpenItem]) -> list[OpenItem]:
     """EnMed's AbsQA slice: the test order shuffled by ``random.Random(42)``, first 248 items.
 
-    Source: EnMed evaluation protocol (DATASETS.md); shuffling a copy keeps the input intact.
+    Source: EnMed's evaluation protocol (AbsQA test slice); shuffling a copy keeps the input intact.
     """
     order = list(items)
     random.Random(ENMED_ABSQA_SEED).shuffle(order)

@@ -2,10 +2,10 @@
 
 Flow: samples -> rendered messages (one request per sample and run) -> replies from the
 cache or the backend (at most ``concurrency`` in flight) -> parsed verdicts -> one record
-per sample (``<out>/<task>.jsonl``), a summary (``<out>/summary.json``) and the aggregate
-merged into the run's ``results_*.json``. Every reply is committed to the cache when it
-arrives, and output files are replaced atomically: a killed run loses nothing, and the same
-command resumes it.
+per sample (``<out>/<task>.jsonl``) and a summary (``<out>/summary.json``), all under
+``<run>/judge/<prompt>/``: lm-eval's own files are never rewritten. Every reply is committed
+to the cache when it arrives, and output files are replaced atomically: a killed run loses
+nothing, and the same command resumes it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from medinj_eval.judge.retry import (
     classify,
     retry_after_seconds,
 )
-from medinj_eval.judge.samples import Sample, read_samples, sample_files, task_and_stamp
+from medinj_eval.judge.samples import Sample, read_samples, sample_files
 from medinj_eval.judge.verdicts import Verdict, combine_runs, parse_verdict
 
 
@@ -244,7 +244,7 @@ def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dic
     all_samples = [s for _, samples in files for s in samples]
     records, counters = judge_samples(all_samples, config)
     summary: dict[str, Any] = {"settings": _settings(config, counters), "tasks": {}}
-    for path, samples in files:
+    for _, samples in files:
         task = samples[0].task
         task_records = [r for r in records if r["task"] == task]
         write_atomic(
@@ -252,7 +252,6 @@ def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dic
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in task_records),
         )
         summary["tasks"][task] = summarize(task_records)
-        merge_into_results(path, config.prompt.name, summary["tasks"][task], summary["settings"])
     summary["settings"]["seconds"] = round(time.time() - started, 2)
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     summary["out"] = str(out)
@@ -275,26 +274,3 @@ def _settings(config: JudgeConfig, counters: Counters) -> dict[str, Any]:
         "calls_made": counters.calls,
         "replies_from_cache": counters.cached,
     }
-
-
-def merge_into_results(
-    samples_file: Path, name: str, task_summary: dict[str, Any], settings: dict[str, Any]
-) -> Path | None:
-    """Add ``judge_<name>`` (and counts, question-type means) to the task's entry of the
-    matching ``results_<timestamp>.json``; the settings go under ``medinj_judge``."""
-    task, stamp = task_and_stamp(samples_file)
-    results = samples_file.parent / f"results_{stamp}.json"
-    if stamp is None or not results.is_file():
-        return None
-    data = json.loads(results.read_text(encoding="utf-8"))
-    entry = data.setdefault("results", {}).setdefault(task, {})
-    metric = f"judge_{name}"
-    entry[f"{metric},none"] = task_summary["mean"]
-    entry[f"{metric}_n_judged,none"] = task_summary["n_judged"]
-    entry[f"{metric}_n_missing,none"] = task_summary["n_missing"]
-    for key, value in task_summary.items():
-        if key.startswith("mean_"):
-            entry[f"{metric}_{key[5:]},none"] = value
-    data.setdefault("medinj_judge", {})[name] = settings
-    write_atomic(results, json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    return results

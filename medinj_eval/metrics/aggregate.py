@@ -25,8 +25,9 @@ def split_by_question_type(
 ) -> dict[str, float | None]:
     """``scores`` plus ``<metric>_understanding`` / ``<metric>_reasoning`` copies.
 
-    MediQAl reports every metric split by question type (DATASETS.md): the copy of the item's
-    own type holds its score, the other one ``None`` (left out by ``mean_ignoring_none``).
+    MediQAl's evaluation protocol reports every metric split by question type: the copy of
+    the item's own type holds its score, the other one ``None`` (left out by
+    ``mean_ignoring_none``).
     """
     qtype = (question_type or "").strip().lower()
     out = dict(scores)

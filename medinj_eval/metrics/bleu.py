@@ -1,6 +1,6 @@
 """Sentence BLEU of one answer against its reference (sacrebleu).
 
-Settings follow MediQAl's open-ended protocol (DATASETS.md: whitespace tokens, smoothing
+Settings follow MediQAl's open-ended protocol (whitespace tokens, smoothing
 method 1 of Chen & Cherry 2014): ``tokenize="none"`` splits on whitespace only;
 ``smooth_method="floor"`` with ``smooth_value=0.1`` adds 0.1 to a zero n-gram match count,
 which is method 1; ``effective_order=True`` ignores n-gram orders longer than the sentence;

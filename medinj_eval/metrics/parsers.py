@@ -18,7 +18,7 @@ _LENIENT_LETTER = re.compile(r"(?<![A-Za-zÀ-ÿ])([A-Za-z])(?![A-Za-zÀ-ÿ])")
 def parse_strict(text: str, options: Sequence[str], single: bool) -> frozenset[str]:
     """Strict parser of the MedInjection-FR evaluation code.
 
-    Rules (DATASETS.md, "Strict parser"): upper-case and strip the text; every character
+    Rules (MedInjection-FR's strict answer parser): upper-case and strip the text; every character
     must be either a valid option letter or one of ``, ; / | + space newline . ( ) :``.
     Any other alphabetic character (a letter that is not an option) or any other symbol
     makes the whole answer invalid. A single-answer item needs exactly one distinct letter.

@@ -1,6 +1,6 @@
 """The lm-eval Task class of every letter-answer MCQ task, in its three decoding modes.
 
-``metadata.mode`` picks the protocol (DATASETS.md, MedInjection-FR):
+``metadata.mode`` picks the protocol (MedInjection-FR's evaluation protocol):
 
 * ``greedy``: generation, ``max_gen_toks`` 1 (single answer) or 2 x options (multi).
 * ``constrained``: the same generation with the option-letter mask of

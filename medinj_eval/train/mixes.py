@@ -1,7 +1,7 @@
 """MedInjection-FR data-provenance mixes: equal shares of Native, Translated and Synthetic.
 
 The study trains on seven mixes of one size (33,493 examples): NAT, TRAD, SYN, NAT-TRAD,
-NAT-SYN, TRAD-SYN and ALL (DATASETS.md). A mix of ``size`` over k sources takes
+NAT-SYN, TRAD-SYN and ALL (MedInjection-FR). A mix of ``size`` over k sources takes
 ``size // k`` examples from each, the first ``size % k`` sources in the order N, T, S one
 more. Within a source, examples of the chosen task types are pooled and sampled with
 ``random.Random(f"{seed}/{source}")``; the mix is then shuffled with ``random.Random(seed)``.
