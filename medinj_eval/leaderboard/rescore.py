@@ -67,9 +67,7 @@ def open_scores(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, flo
     """BLEU and ROUGE recomputed from the answer; BERTScore recomputed with the task's
     encoder when this machine has it, else taken as the sample recorded it."""
     from medinj_eval.metrics.aggregate import split_by_question_type
-    from medinj_eval.metrics.bleu import sentence_bleu
-    from medinj_eval.metrics.rouge import rouge_f
-    from medinj_eval.tasks.open_ended import overlap_scores
+    from medinj_eval.tasks.open_ended import lexical_scores, overlap_scores
 
     doc = sample["doc"]
     candidate = str(sample["filtered_resps"][0]).strip()
@@ -77,8 +75,7 @@ def open_scores(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, flo
     if encoder_available(encoder):
         scores = overlap_scores(candidate, doc["reference"], encoder, layers)
     else:
-        scores = {"bleu": sentence_bleu(candidate, doc["reference"])}
-        scores.update(rouge_f(candidate, doc["reference"]))
+        scores = lexical_scores(candidate, doc["reference"])
         scores["bertscore_f1"] = sample.get("bertscore_f1")
     scores = split_by_question_type(scores, doc.get("question_type"))
     listed = {m["metric"] for m in config.get("metric_list") or []}

@@ -23,11 +23,16 @@ ITEM_METRICS = BASE_METRICS + tuple(
 register_item_metrics(ITEM_METRICS)
 
 
+def lexical_scores(candidate: str, reference: str) -> dict[str, float]:
+    """BLEU and ROUGE-1/2/L F of one answer: the scores that need no encoder."""
+    return {"bleu": sentence_bleu(candidate, reference), **rouge_f(candidate, reference)}
+
+
 def overlap_scores(
     candidate: str, reference: str, encoder: str | None = None, layers: int | None = None
 ) -> dict[str, float]:
     """BLEU, ROUGE-1/2/L F and BERTScore F1 of one answer (the scorers meta-eval also uses)."""
-    scores = {"bleu": sentence_bleu(candidate, reference), **rouge_f(candidate, reference)}
+    scores = lexical_scores(candidate, reference)
     scores["bertscore_f1"] = bertscore_f1([candidate], [reference], encoder, layers)[0]
     return scores
 
