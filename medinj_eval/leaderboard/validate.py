@@ -146,6 +146,7 @@ def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[s
 
     path = folder / entry["records"]
     records = _signed_jsonl(path, entry["records_sha256"], f"{where}/records")
+    prompt_spec = _shipped_prompt(prompt, entry["template_sha256"])
     judged = [r.get("doc_hash") for r in records]
     if sorted(judged) != sorted(docs):
         raise SubmissionError(f"{path}: the records do not judge each logged document once")
@@ -154,7 +155,8 @@ def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[s
             expected = prompt if field == "prompt" else entry[field]
             if record.get(field) != expected:
                 raise SubmissionError(f"{path}, row {row}, field '{field}': not {expected!r}")
-        _check_verdict(path, row, record)
+        if prompt_spec is not None:
+            _check_verdict(path, row, record, prompt_spec)
     summary = summarize(records)
     for name in ("mean", "n_judged", "n_missing"):
         if not same(entry[name], summary[name]):
@@ -162,19 +164,25 @@ def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[s
                                   f"{summary[name]}")  # fmt: skip
 
 
-def _check_verdict(path: Path, row: int, record: dict) -> None:
-    """Where the record's prompt ships with medinj-eval under the same template, its score
-    must be the one the raw replies parse to."""
+def _shipped_prompt(name: str, template_sha256: str):
+    """The prompt ``name`` when it ships with medinj-eval under the same template, else None
+    (its verdicts can then only be checked as recorded)."""
     from medinj_eval.judge import JudgeError
     from medinj_eval.judge.prompts import load_prompt
-    from medinj_eval.judge.verdicts import combine_runs, parse_verdict
 
     try:
-        prompt = load_prompt(record["prompt"])
+        prompt = load_prompt(name)
     except JudgeError:
-        return
+        return None
+    return prompt if prompt.sha256() == template_sha256 else None
+
+
+def _check_verdict(path: Path, row: int, record: dict, prompt) -> None:
+    """The record's score must be the one its raw replies parse to under ``prompt``."""
+    from medinj_eval.judge.verdicts import combine_runs, parse_verdict
+
     raw = record.get("raw") or []
-    if prompt.sha256() != record["template_sha256"] or not raw or None in raw:
+    if not raw or None in raw:
         return
     score = combine_runs([parse_verdict(text, prompt.verdict) for text in raw]).score
     if not same(score, record.get("score")):
