@@ -176,10 +176,9 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
         if encoder:
             entry["bertscore_encoder"] = encoder
         judges = {
-            prompt: _judge_entry(folder, prompt, task, records)
+            prompt: _judge_entry(folder, prompt, task, by_task[task])
             for prompt, by_task in sorted(judged.items())
-            for t, records in by_task.items()
-            if t == task
+            if task in by_task
         }
         if judges:
             entry["judge"] = judges
