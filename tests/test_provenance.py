@@ -64,9 +64,7 @@ def run_fmm(data: Path, out: Path, *spelling: str) -> Path:
     return manifest
 
 
-def test_runs_on_data_in_two_folders_pair_and_compare_warns_of_other_data(
-    default_model, tmp_path
-):
+def test_runs_on_data_in_two_folders_pair_and_compare_warns_of_other_data(default_model, tmp_path):
     a, b = two_copies(tmp_path)
     with (b / "frenchmedmcqa" / "train.json").open("a") as handle:
         handle.write("\n")  # another few-shot file: same items, different bytes

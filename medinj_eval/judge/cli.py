@@ -71,9 +71,7 @@ def make_config(args: argparse.Namespace, prompt_name: str, cache):
         cache=cache,
         concurrency=args.concurrency,
         temperature=args.temperature,
-        policy=RetryPolicy(
-            attempts=args.max_attempts, max_wait=args.max_wait
-        ),
+        policy=RetryPolicy(attempts=args.max_attempts, max_wait=args.max_wait),
         progress=not args.no_progress,
     )
 

@@ -79,9 +79,7 @@ def validate_submission(
     return manifest
 
 
-def _check_task(
-    folder: Path, task: str, entry: dict, results: dict, tasks: set[str]
-) -> str | None:
+def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[str]) -> str | None:
     where = f"{folder / 'submission.json'}: tasks/{task}"
     if task not in tasks:
         raise SubmissionError(f"{where}: unknown task (not defined by medinj-eval)")
@@ -119,7 +117,6 @@ def _check_task(
                 f"{folder / 'results.json'}: {task} {name} = {logged[f'{name},none']} but the "
                 f"samples give {metrics[name]}"
             )
-
 
     for prompt, judge in (entry.get("judge") or {}).items():
         _check_judge(folder, f"{where}/judge/{prompt}", prompt, judge, seen)

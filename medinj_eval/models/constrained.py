@@ -1,17 +1,16 @@
-"""Option-letter constrained decoding (MedInjection-FR protocol) as a transformers LogitsProcessor.
+"""The constrained mode on transformers: the answer language as a ``LogitsProcessor``.
 
-Allowed tokens: the option letters, bare and space-prefixed; for multi-answer items also
-the separators ``,`` ``, `` `` `` ``,\\n``; and the end-of-sequence tokens. Single-answer
-items allow letters and end tokens with a fall-back to the most likely letter when the
-model would end at once: masking the end tokens at the first step gives exactly that
-letter, so the processor does so.
+The tokens allowed at each step are those whose decoded text is one piece of the item's
+:class:`~medinj_eval.models.answer_language.AnswerLanguage`, plus the end tokens after the
+first step. Single-answer items must start with a letter: masking the end tokens at the
+first step is MedInjection-FR's fall-back to the most likely letter. Multi-answer items may
+end at once (an empty, invalid answer), as the reference code allows.
 
-A constrained task marks its requests with two generation kwargs (``medinj_letters``,
-``medinj_single``). lm-eval's ``hf`` backend hands generation kwargs to ``model.generate``
-and has no logits-processor hook, so :func:`install_hf_hook` wraps
-``HFLM._model_generate`` once: requests carrying the keys get the mask, every other request
-takes lm-eval's own code path untouched. That is what lets a stock
-``lm_eval --model hf --tasks medinj_fr`` run the constrained tasks.
+lm-eval's ``hf`` backend hands generation kwargs to ``model.generate`` and has no
+logits-processor hook, so :func:`install_hf_hook` wraps ``HFLM._model_generate`` once:
+requests carrying the constraint get the mask, every other request takes lm-eval's own
+code path untouched. That is what lets a stock ``lm_eval --model hf --tasks medinj_fr``
+run the constrained tasks.
 """
 
 from __future__ import annotations
@@ -23,11 +22,7 @@ from typing import Any
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, PreTrainedTokenizerBase
 
-SEPARATORS = (",", ", ", " ", ",\n")
-
-# Keys of the per-item generation kwargs that the HF hook turns into a logits mask.
-CONSTRAINT_LETTERS = "medinj_letters"
-CONSTRAINT_SINGLE = "medinj_single"
+from medinj_eval.models.answer_language import AnswerLanguage, pop_language
 
 
 @lru_cache(maxsize=8)
@@ -40,38 +35,23 @@ def _token_strings(tokenizer: PreTrainedTokenizerBase) -> dict[str, tuple[int, .
     return {text: tuple(ids) for text, ids in by_text.items()}
 
 
-def allowed_token_ids(
-    tokenizer: PreTrainedTokenizerBase, letters: str, single: bool
-) -> tuple[list[int], list[int]]:
-    """(ids allowed at the first step, ids allowed afterwards), end tokens not included.
-
-    Single-answer items must start with a letter (the fall-back); multi-answer items
-    allow letters and separators at every step, as the reference code does.
-    """
+def allowed_token_ids(tokenizer: PreTrainedTokenizerBase, language: AnswerLanguage) -> list[int]:
+    """Ids of the tokens whose text is one piece of the language (end tokens not included)."""
     texts = _token_strings(tokenizer)
-    letter_texts = [t for letter in letters for t in (letter, f" {letter}")]
-    letter_ids = sorted({i for t in letter_texts for i in texts.get(t, ())})
-    if not letter_ids:
-        raise ValueError(f"no vocabulary token spells any of the option letters {letters!r}")
-    if single:
-        return letter_ids, letter_ids
-    separator_ids = {i for t in SEPARATORS for i in texts.get(t, ())}
-    allowed = sorted(set(letter_ids) | separator_ids)
-    return allowed, allowed
+    if not any(texts.get(t) for t in language.letter_pieces):
+        raise ValueError(
+            f"no vocabulary token spells any of the option letters {language.letters!r}"
+        )
+    return sorted({i for t in language.pieces for i in texts.get(t, ())})
 
 
 class OptionLetterProcessor(LogitsProcessor):
-    """Sets every disallowed logit to -inf; end tokens are allowed after the first step.
+    """Sets every logit outside ``first`` (first step) or ``later`` (after it) to -inf."""
 
-    For multi-answer items ``first`` already holds the separators; end tokens at the first
-    step would only produce an empty (invalid) answer, which the reference allows, so they
-    are added to ``first`` by the caller for multi-answer items.
-    """
-
-    def __init__(self, prompt_len: int, first: list[int], later: list[int], eos_ids: list[int]):
+    def __init__(self, prompt_len: int, first: list[int], later: list[int]):
         self.prompt_len = prompt_len
         self.first = torch.tensor(first, dtype=torch.long)
-        self.later = torch.tensor(sorted(set(later) | set(eos_ids)), dtype=torch.long)
+        self.later = torch.tensor(later, dtype=torch.long)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         allowed = self.first if input_ids.shape[1] == self.prompt_len else self.later
@@ -89,16 +69,16 @@ def end_token_ids(tokenizer: PreTrainedTokenizerBase, model: Any) -> list[int]:
 
 
 def letter_processor(
-    tokenizer: PreTrainedTokenizerBase, model: Any, prompt_len: int, letters: str, single: bool
+    tokenizer: PreTrainedTokenizerBase, model: Any, prompt_len: int, language: AnswerLanguage
 ) -> OptionLetterProcessor:
-    """The processor of one batch of requests sharing the same option letters."""
-    first, later = allowed_token_ids(tokenizer, letters, single)
-    eos = end_token_ids(tokenizer, model)
-    return OptionLetterProcessor(prompt_len, first if single else first + eos, later, eos)
+    """The processor of one batch of requests sharing the same answer language."""
+    pieces = allowed_token_ids(tokenizer, language)
+    with_end = sorted(set(pieces) | set(end_token_ids(tokenizer, model)))
+    return OptionLetterProcessor(prompt_len, pieces if language.single else with_end, with_end)
 
 
 def install_hf_hook() -> None:
-    """Make lm-eval's ``HFLM`` (and so ``medinj-hf``) honour the constraint keys. Idempotent."""
+    """Make lm-eval's ``HFLM`` (and so ``medinj-hf``) honour the constraint. Idempotent."""
     from lm_eval.models.huggingface import HFLM
 
     original = HFLM._model_generate
@@ -107,14 +87,12 @@ def install_hf_hook() -> None:
 
     @functools.wraps(original)
     def _model_generate(self, context, max_length, stop, **generation_kwargs):
-        letters = generation_kwargs.pop(CONSTRAINT_LETTERS, None)
-        single = bool(generation_kwargs.pop(CONSTRAINT_SINGLE, False))
-        if letters:
-            processor = letter_processor(
-                self.tokenizer, self.model, context.shape[1], letters, single
-            )
+        language = pop_language(generation_kwargs)
+        if language is not None:
+            processor = letter_processor(self.tokenizer, self.model, context.shape[1], language)
             generation_kwargs["logits_processor"] = LogitsProcessorList([processor])
         return original(self, context, max_length, stop, **generation_kwargs)
 
     _model_generate.medinj_constraint_hook = True  # type: ignore[attr-defined]
     HFLM._model_generate = _model_generate
+    HFLM.medinj_constrains = True  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ class MedinjHFLM(HFLM):
             pretrained = resolve_pretrained(pretrained)
         install_hf_hook()
         super().__init__(pretrained=pretrained, **kwargs)
+        adopt_accelerate_ranks(self)
         self.prefix_cache = str(prefix_cache).lower() in ("true", "1", "yes")
         if kwargs.get("peft") and _should_merge(self._model, str(merge_adapter)):
             log.info("merging the PEFT adapter into the base weights")
@@ -64,6 +65,19 @@ class MedinjHFLM(HFLM):
             for i, answer in zip(leftovers, plain):
                 results[i] = answer
         return results
+
+
+def adopt_accelerate_ranks(lm: HFLM) -> None:
+    """Take rank and world size from accelerate when launched with several processes.
+
+    lm-eval's HFLM reads them from accelerate only when it counts more than one GPU; on the
+    CPU (gloo) every process would run every request as rank 0 and write the results.
+    """
+    accelerator = getattr(lm, "accelerator", None)
+    if accelerator is not None and accelerator.num_processes > 1 and lm.world_size == 1:
+        lm._rank = accelerator.local_process_index
+        lm._world_size = accelerator.num_processes
+        lm._device = accelerator.device
 
 
 def _should_merge(model: Any, policy: str) -> bool:

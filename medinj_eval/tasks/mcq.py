@@ -3,8 +3,9 @@
 ``metadata.mode`` picks the protocol (MedInjection-FR's evaluation protocol):
 
 * ``greedy``: generation, ``max_gen_toks`` 1 (single answer) or 2 x options (multi).
-* ``constrained``: the same generation with the option-letter mask of
-  :mod:`medinj_eval.models.constrained` (``--model hf`` or ``medinj-hf``).
+* ``constrained``: the same generation restricted to the item's answer language
+  (:mod:`medinj_eval.models.answer_language`): a logits mask on ``hf``/``medinj-hf``,
+  structured outputs on ``vllm`` and ``medinj-api``; other backends are refused.
 * ``loglik``: highest log-probability among option letters (single) or among every
   non-empty answer set (multi).
 
@@ -20,7 +21,8 @@ from lm_eval.api.instance import Instance
 
 from medinj_eval.metrics import exact_match, hamming_score, is_valid
 from medinj_eval.metrics.aggregate import split_by_question_type
-from medinj_eval.models.constrained import CONSTRAINT_LETTERS, CONSTRAINT_SINGLE, install_hf_hook
+from medinj_eval.models.answer_language import mark
+from medinj_eval.models.backend_hooks import install_backend_hooks
 from medinj_eval.tasks.base import MedinjTask, register_item_metrics
 from medinj_eval.tasks.predictions import PARSERS, predicted_letters
 
@@ -52,7 +54,7 @@ class MedinjMCQTask(MedinjTask):
         if self.parser not in PARSERS:
             raise ValueError(f"{self.config.task}: metadata.parser must be one of {list(PARSERS)}")
         if self.mode == "constrained":
-            install_hf_hook()
+            install_backend_hooks()
 
     def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any):
         if self.OUTPUT_TYPE != "generate_until":
@@ -72,8 +74,7 @@ class MedinjMCQTask(MedinjTask):
         gen = deepcopy(self.config.generation_kwargs or {})
         gen["max_gen_toks"] = 2 * len(doc["letters"]) if doc["multi"] else 1
         if self.mode == "constrained":
-            gen[CONSTRAINT_LETTERS] = "".join(doc["letters"])
-            gen[CONSTRAINT_SINGLE] = not doc["multi"]
+            mark(gen, "".join(doc["letters"]), single=not doc["multi"])
         return gen
 
     def process_results(self, doc: dict, results: list) -> dict[str, float | None]:
