@@ -88,9 +88,47 @@ def judge_server(request, default_model, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def vllm_server(default_model, tmp_path_factory):
+    """vLLM's OpenAI-compatible server on 127.0.0.1 (CPU build, own virtualenv)."""
+    server = _start_server("vllm", tmp_path_factory.mktemp("vllm") / "server.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def llama_server(default_model, tmp_path_factory):
+    """llama-cpp-python's server on 127.0.0.1, serving the default model's GGUF file."""
+    server = _start_server("llama-cpp", tmp_path_factory.mktemp("llama") / "server.log")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def private_llama_server(default_model, tmp_path):
     """A llama.cpp server of this test's own, which the test may kill."""
     server = _start_server("llama-cpp", tmp_path / "server.log")
     yield server
     server.stop()
+
+
+def make_adapter(
+    base: str, folder: Path, dora: bool = False, seed: int = 0, alpha: int = 16
+) -> str:
+    """A real LoRA (or DoRA) adapter on ``base``, r 8 on q/v, initialised away from zero so
+    that it changes the model's outputs."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=8,
+        lora_alpha=alpha,
+        target_modules=["q_proj", "v_proj"],
+        init_lora_weights=False,
+        use_dora=dora,
+        task_type="CAUSAL_LM",
+    )
+    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(folder)
+    return str(folder)

@@ -28,8 +28,11 @@ def free_port() -> int:
 class Server:
     """One server process; ``start()`` waits until ``/v1/models`` answers."""
 
-    def __init__(self, family: str, log: Path, port: int | None = None) -> None:
+    def __init__(
+        self, family: str, log: Path, port: int | None = None, extra: tuple[str, ...] = ()
+    ) -> None:
         self.family = family
+        self.extra = list(extra)
         self.log = log
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -46,7 +49,7 @@ class Server:
                 sys.executable, "-m", "llama_cpp.server",
                 "--model", str(default_model.gguf_path()), "--model_alias", MODEL_NAME,
                 "--host", "127.0.0.1", "--port", str(self.port),
-                "--n_ctx", "2048", "--interrupt_requests", "False",
+                "--n_ctx", "2048", "--interrupt_requests", "False", *self.extra,
             ]  # fmt: skip
         python = os.environ.get("MEDINJ_VLLM_PYTHON", ".venv-vllm/bin/python")
         return [
@@ -54,6 +57,7 @@ class Server:
             "--model", str(default_model.model_dir()), "--served-model-name", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--enforce-eager", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3",
+            *self.extra,
         ]  # fmt: skip
 
     def start(self, timeout: float = 600) -> Server:

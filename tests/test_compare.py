@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from conftest import cli
+from conftest import cli, make_adapter
 from scipy import stats
 
 from medinj_eval.paths import sample_data_dir
@@ -24,19 +23,7 @@ LIMIT = 10
 
 
 def lora(folder: Path, base: str, seed: int) -> str:
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(seed)
-    config = LoraConfig(
-        r=8,
-        lora_alpha=32,
-        target_modules=["q_proj", "v_proj"],
-        init_lora_weights=False,
-        task_type="CAUSAL_LM",
-    )
-    get_peft_model(AutoModelForCausalLM.from_pretrained(base), config).save_pretrained(folder)
-    return str(folder)
+    return make_adapter(base, folder, seed=seed, alpha=32)
 
 
 @pytest.fixture(scope="module")

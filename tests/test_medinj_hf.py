@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from conftest import evaluate
+from conftest import evaluate, make_adapter
 from lm_eval.api.instance import Instance
 
 from medinj_eval.metrics import parse_strict
@@ -81,25 +80,10 @@ def test_prefix_cache_agrees_with_hf_loglikelihoods(default_model):
 @pytest.fixture(scope="module")
 def adapters(default_model, tmp_path_factory):
     """A LoRA and a DoRA adapter on the default model, with non-zero (random) updates."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    out = {}
-    for kind in ("lora", "dora"):
-        torch.manual_seed(0)
-        base = AutoModelForCausalLM.from_pretrained(default_model)
-        config = LoraConfig(
-            r=8,
-            lora_alpha=16,
-            target_modules=["q_proj", "v_proj"],
-            init_lora_weights=False,
-            use_dora=kind == "dora",
-            task_type="CAUSAL_LM",
-        )
-        folder = tmp_path_factory.mktemp(kind)
-        get_peft_model(base, config).save_pretrained(folder)
-        out[kind] = str(folder)
-    return out
+    return {
+        kind: make_adapter(default_model, tmp_path_factory.mktemp(kind), dora=kind == "dora")
+        for kind in ("lora", "dora")
+    }
 
 
 @pytest.mark.parametrize("kind", ["lora", "dora"])

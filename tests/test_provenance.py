@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, make_adapter
 
 from medinj_eval.hashing import sha256_file
 from medinj_eval.leaderboard.rescore import doc_hash
@@ -89,18 +89,9 @@ def test_runs_on_data_in_two_folders_pair_and_compare_warns_of_other_data(defaul
 
 @pytest.fixture(scope="module")
 def lora_adapter(default_model, tmp_path_factory) -> Path:
-    """A real LoRA adapter on the default model, initialised away from zero so it changes
-    the model's log-likelihoods."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(default_model)
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"],
-                        init_lora_weights=False)  # fmt: skip
+    """A real LoRA adapter on the default model (non-zero updates)."""
     folder = tmp_path_factory.mktemp("adapter") / "lora"
-    get_peft_model(model, config).save_pretrained(folder)
+    make_adapter(default_model, folder)
     return folder
 
 

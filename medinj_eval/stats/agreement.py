@@ -27,8 +27,10 @@ def _response(row: dict[str, Any]) -> Any:
 
 
 def is_loglik(row: dict[str, Any]) -> bool:
+    """lm-eval logs a log-likelihood response as ``[log-likelihood, is_greedy]`` (as strings)."""
     first = (_response(row) or [None])[0]
-    return isinstance(first, list | tuple) and len(first) == 2 and not isinstance(first[0], str)
+    pair = isinstance(first, list | tuple) and len(first) == 2
+    return pair and str(first[1]) in ("True", "False")
 
 
 def pick(row: dict[str, Any]) -> Any:
