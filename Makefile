@@ -18,7 +18,7 @@ info.mkdir(exist_ok=True)
 endef
 export VLLM_ALIAS
 
-.PHONY: setup demo test lint wheel clean browser vllm-env test-vllm
+.PHONY: setup demo test lint wheel clean browser vllm-env test-vllm gpu-bundle
 
 # The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
@@ -73,6 +73,28 @@ vllm-env:
 test-vllm: setup $(VENV)/.test-deps vllm-env
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra -m vllm tests/test_judge_server.py
+
+# The GPU suite's bundle (.gpu-bundle/, carried to a GPU machine that has torch, transformers,
+# peft and accelerate but no PyPI): this package's wheel, the wheels such an image lacks
+# (GPU_PYTHON, manylinux x86-64), the default model's tokenizer and FrenchMedMCQA (../shared).
+GPU_PYTHON ?= 3.12
+GPU_WHEELS = lm-eval==0.4.13 datasets==5.2.0 evaluate==0.4.6 dill==0.4.1 multiprocess==0.70.19 \
+	pytablewriter==1.2.1 DataProperty==1.1.1 mbstrdecoder==1.1.5 pathvalidate==3.3.1 \
+	tabledata==1.3.5 tcolorpy==0.1.7 typepy==1.3.5 chardet==6.0.0.post1 nltk==3.10.4 \
+	more-itertools==11.2.1 gguf==0.19.0
+# published as source only (pure Python): built into wheels here
+GPU_SDISTS = rouge-score==0.1.2 sqlitedict==2.1.0 word2number==1.1
+gpu-bundle: setup
+	rm -rf .gpu-bundle && mkdir -p .gpu-bundle/wheels .gpu-bundle/tokenizer .gpu-bundle/data
+	$(BIN)/pip wheel -q --no-deps -w .gpu-bundle/wheels . $(GPU_SDISTS)
+	$(BIN)/pip download -q --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) \
+	  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 -d .gpu-bundle/wheels $(GPU_WHEELS)
+	$(BIN)/medinj-eval model prepare
+	cd "$$($(BIN)/medinj-eval model path)" && cp tokenizer.json tokenizer_config.json \
+	  chat_template.jinja $(CURDIR)/.gpu-bundle/tokenizer/
+	cp -r ../shared/data/frenchmedmcqa .gpu-bundle/data/
+	du -sh .gpu-bundle
 
 wheel: setup $(VENV)/.test-deps
 	$(BIN)/python -m build --wheel --outdir dist .

@@ -1,6 +1,6 @@
-"""Speed of ``--model medinj-hf`` against lm-eval's stock ``--model hf``, measured in one run.
+"""Speed of medinj-eval's backends against lm-eval's stock ``--model hf``, measured in one run.
 
-Two cases on the embedded default model (run ``medinj-eval model prepare`` first):
+Cases on the embedded default model (run ``medinj-eval model prepare`` first):
 
 * multi-answer log-likelihood (2^n - 1 answer sets per item): ``prefix_cache=true``
   encodes each prompt once instead of once per answer set;
@@ -8,25 +8,42 @@ Two cases on the embedded default model (run ``medinj-eval model prepare`` first
   weights, ``hf`` runs it unmerged; prefix caching off, so only the merge differs
   (multi-answer tasks, at most ``--dora-limit`` items each: about 300 forward passes).
 
-Prints wall time of each backend and the ratio stock / ours (above 1 = we are faster),
-and checks that both backends chose the same answers.
+* ``vllm``: lm-eval's vLLM backend (the CPU build in ``.venv-vllm``, float32 as the model's
+  config says) against ``hf``, both through ``medinj-eval run`` in a process of their own,
+  on the multi-answer log-likelihood tasks and on the constrained tasks;
+* ``dp``: ``medinj-eval run --data-parallel 2`` against one process.
 
-    python benchmarks/bench_backends.py [--case prefix|dora|all] [--limit N] [--repeat R]
+Prints wall time of each backend and the ratio stock / ours (above 1 = ours is faster),
+and checks that both chose the same answers. Whole commands are timed for the ``vllm`` and
+``dp`` cases, model loading included (vLLM's engine start is part of its cost).
+
+    python benchmarks/bench_backends.py [--case prefix|dora|vllm|dp|all] [--limit N] [--repeat R]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 from medinj_eval.evaluate import evaluate
+from medinj_eval.stats.agreement import backend_agreement
+from medinj_eval.stats.runs import load_run
 
 LOGLIK_MULTI = [
     "medinj_fr_sample_frenchmedmcqa_loglik",
     "medinj_fr_sample_mediqal_mcqm_loglik",
     "medinj_fr_sample_medinjfr_native_mcq_loglik",
 ]
+CONSTRAINED = [
+    "medinj_fr_sample_frenchmedmcqa_constrained",
+    "medinj_fr_sample_mediqal_mcqu_constrained",
+    "medinj_fr_sample_mediqal_mcqm_constrained",
+]
+VLLM_ARGS = "dtype=float32,enforce_eager=True,gpu_memory_utilization=0.3,max_model_len=2048"
 
 
 def timed(model: str, model_args: str, tasks: list[str], limit: int | None, repeat: int):
@@ -76,12 +93,72 @@ def compare(name: str, stock: tuple, ours: tuple) -> None:
     )
 
 
+def timed_command(medinj_eval: Path, out: Path, *args: str) -> tuple[float, Path]:
+    """Wall time of one ``medinj-eval run`` command, and its output folder."""
+    start = time.perf_counter()
+    subprocess.run(
+        [str(medinj_eval), "run", *args, "--apply_chat_template", "-o", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return time.perf_counter() - start, out
+
+
+def compare_runs(name: str, stock: tuple, ours: tuple, names: tuple[str, str]) -> None:
+    """Ratio of two timed commands and whether every item got the same answer."""
+    (t_stock, a), (t_ours, b) = stock, ours
+    figures = backend_agreement(load_run(a), load_run(b))
+    same = all(f["same_pick"] == 1.0 for f in figures.values())
+    print(
+        f"{name:<34} {names[0]} {t_stock:7.1f} s   {names[1]} {t_ours:7.1f} s   "
+        f"ratio {t_stock / t_ours:5.2f}x   same answers: {same}"
+    )
+
+
+def vllm_case(tmp: Path, limit: list[str]) -> None:
+    here = Path(sys.executable).parent / "medinj-eval"
+    vllm = Path(".venv-vllm/bin/medinj-eval")
+    if not vllm.is_file():
+        print("vllm case skipped: no .venv-vllm (make vllm-env)")
+        return
+    for name, tasks in (("multi-answer loglik", LOGLIK_MULTI), ("constrained", CONSTRAINED)):
+        common = ["--tasks", ",".join(tasks), *limit]
+        compare_runs(
+            f"{name} (vLLM CPU)",
+            timed_command(here, tmp / f"hf-{name}", "--model", "hf", "--model_args",
+                          "pretrained=default", "--batch_size", "8", *common),
+            timed_command(vllm, tmp / f"vllm-{name}", "--model", "vllm", "--model_args",
+                          f"pretrained=default,{VLLM_ARGS}", *common),
+            ("hf", "vllm"),
+        )  # fmt: skip
+
+
+def data_parallel_case(tmp: Path, limit: list[str]) -> None:
+    here = Path(sys.executable).parent / "medinj-eval"
+    common = [
+        "--model",
+        "medinj-hf",
+        "--model_args",
+        "pretrained=default,prefix_cache=true",
+        "--tasks",
+        ",".join(LOGLIK_MULTI + CONSTRAINED),
+        "--batch_size",
+        "8",
+        *limit,
+    ]
+    compare_runs(
+        "data-parallel, 2 processes",
+        timed_command(here, tmp / "dp1", *common),
+        timed_command(here, tmp / "dp2", *common, "--data-parallel", "2"),
+        ("1 process", "2 processes"),
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="items per task (default: all)")
     parser.add_argument("--dora-limit", type=int, default=5, help="items per task, DoRA case")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--case", choices=("prefix", "dora", "all"), default="all")
+    parser.add_argument("--case", choices=("prefix", "dora", "vllm", "dp", "all"), default="all")
     args = parser.parse_args()
     from medinj_eval.models.default_model import model_dir
 
@@ -101,6 +178,12 @@ def main() -> None:
                 timed("hf", peft, LOGLIK_MULTI, args.dora_limit, args.repeat),
                 timed("medinj-hf", peft, LOGLIK_MULTI, args.dora_limit, args.repeat),
             )
+    limit = ["--limit", str(args.limit)] if args.limit else []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.case in ("vllm", "all"):
+            vllm_case(Path(tmp), limit)
+        if args.case in ("dp", "all"):
+            data_parallel_case(Path(tmp), limit)
 
 
 if __name__ == "__main__":
