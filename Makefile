@@ -57,7 +57,7 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python -m pytest -q -ra tests
 
-# Opt-in: vLLM's CPU build in a virtualenv of its own, for the judge tests' vLLM marker.
+# Opt-in: vLLM's CPU build in a virtualenv of its own (--model vllm on the CPU, the vllm marker).
 # It needs torch 2.13.0+cpu; the torchvision/torchaudio/torchcodec it drags in are removed.
 vllm-env:
 	test -x .venv-vllm/bin/python || $(PY) -m venv .venv-vllm
@@ -72,7 +72,7 @@ vllm-env:
 
 test-vllm: setup $(VENV)/.test-deps vllm-env
 	$(BIN)/medinj-eval model prepare
-	$(BIN)/python -m pytest -q -ra -m vllm tests/test_judge_server.py
+	$(BIN)/python -m pytest -q -ra -m vllm tests/test_judge_server.py tests/test_vllm_backend.py
 
 # The GPU suite's bundle (.gpu-bundle/, carried to a GPU machine that has torch, transformers,
 # peft and accelerate but no PyPI): this package's wheel, the wheels such an image lacks

@@ -233,6 +233,11 @@ medinj-eval run is `lm_eval run` with:
                         the backend, the model arguments, the base model's revision or
                         weights' sha256 and the adapter's sha256
   --metadata JSON|k=v   checked before the run; {"data_dir": DIR} reads the benchmarks from DIR
+  --data-parallel N     split the items over N processes (accelerate; hf/medinj-hf), one result;
+                        vllm: data_parallel_size=N
+  --model medinj-api    a served model (local-completions + server=vllm|llama-cpp|none, the
+                        structured-output request of constrained tasks; max_wait=SECONDS)
+Constrained tasks run on hf, medinj-hf, vllm and medinj-api; other backends are refused.
 Every medinj-eval task's data is checked before any model loads; unknown tasks are refused.
 With no option at all it runs the main job (the sample suite, the judge, the meta-evaluation
 and the leaderboard site).
@@ -251,7 +256,7 @@ def run(lm_eval_args: list[str]) -> int:
     started = time.monotonic()
     _, loaded = preflight(options.tasks, metadata)
     check_backend(options.model, options.model_args, loaded)
-    if options.data_parallel and options.data_parallel > 1:
+    if (options.data_parallel or 1) > 1 and options.model != "vllm":  # vllm: data_parallel_size
         from medinj_eval.data_parallel import launch
 
         return launch(options, list(lm_eval_args))
