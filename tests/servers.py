@@ -57,6 +57,7 @@ class Server:
             "--model", str(default_model.model_dir()), "--served-model-name", MODEL_NAME,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--enforce-eager", "--max-model-len", "2048", "--gpu-memory-utilization", "0.3",
+            "--dtype", "float32",  # as the model's config and hf; the CPU build would use bf16
             *self.extra,
         ]  # fmt: skip
 

@@ -76,7 +76,7 @@ def test_stock_lm_eval_vllm_agrees_with_hf_on_the_sample_suite(vllm_bin, hf_samp
              "--output_path", str(tmp_path))  # fmt: skip
     figures = backend_agreement(load_run(hf_sample), load_run(tmp_path))
     report("sample suite, stock lm_eval --model vllm", figures)
-    assert len(figures) == 25
+    assert len(figures) == 22  # 21 MCQ tasks (7 families x 3 modes) and FrBMedQA
     for task, f in figures.items():
         if f["kind"] == "loglik":
             assert f["same_pick"] == 1.0, (task, f["differences"])
@@ -94,8 +94,9 @@ def test_medinj_eval_run_vllm_runs_the_variants_and_open_tasks(vllm_bin, tmp_pat
              json.dumps({"data_dir": data}), "--limit", "4", "--apply_chat_template",
              "--gen_kwargs", "max_gen_toks=32", "-o", str(tmp_path))  # fmt: skip
     results = load_run(tmp_path).results["results"]
-    for task in ("frenchmedmcqa_constrained_3shot", "frenchmedmcqa_constrained_pooled"):
-        assert results[task]["valid,none"] == 1.0
+    for task in ("3shot", "perm1", "perm2", ""):
+        assert results[f"frenchmedmcqa_constrained{'_' * bool(task)}{task}"]["valid,none"] == 1.0
+    assert results["frenchmedmcqa_constrained_pooled"]["sample_count"] == {"em,none": 12}
     assert "acc,none" in results["frbmedqa"]
     assert "rougeL,none" in results["medinj_fr_sample_mediqal_oeq"]
     assert (tmp_path / "manifest.json").is_file() or list(tmp_path.glob("*/manifest.json"))
@@ -127,12 +128,16 @@ def test_adapters_on_vllm_agree_with_hf(vllm_bin, default_model, kind, tmp_path)
         assert "lora_local_path" in logs[0] and "merg" not in logs[0]
 
 
-def test_medinj_api_against_a_vllm_server(vllm_server, hf_sample, default_model, tmp_path):
+def test_medinj_api_against_a_vllm_server(vllm_server, default_model, tmp_path):
     tasks = "medinj_fr_sample_mediqal_mcqm_constrained,medinj_fr_sample_mediqal_mcqu_loglik"
+    hf = tmp_path / "hf"
+    cli("run", "--model", "hf", "--model_args", "pretrained=default", "--tasks", tasks,
+        "--apply_chat_template", "-o", str(hf))  # fmt: skip
+    tmp_path = tmp_path / "api"
     cli("run", "--model", "medinj-api", "--model_args",
         f"model=smollm2,base_url={vllm_server.base_url}/completions,tokenizer={default_model},"
         "server=vllm", "--tasks", tasks, "--apply_chat_template", "-o", str(tmp_path))  # fmt: skip
-    figures = backend_agreement(load_run(hf_sample), load_run(tmp_path))
+    figures = backend_agreement(load_run(hf), load_run(tmp_path))
     report("medinj-api server=vllm", figures)
     constrained = figures["medinj_fr_sample_mediqal_mcqm_constrained"]
     assert constrained["valid_b"] == 1.0 and constrained["same_pick"] >= 0.95
