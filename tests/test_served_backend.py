@@ -72,9 +72,16 @@ def test_loglik_on_a_server_with_prompt_logprobs(
     cli("run", "--model", "medinj-api", "--model_args", api_args(llama_server, default_model),
         "--tasks", LOGLIK, "--limit", "2", "--apply_chat_template",
         "-o", str(tmp_path))  # fmt: skip
-    figures = backend_agreement(load_run(hf_reference), load_run(tmp_path))[LOGLIK]
+    run = load_run(tmp_path)
+    figures = backend_agreement(load_run(hf_reference), run)[LOGLIK]
     print(f"\nloglik through llama.cpp: {figures}")
     assert figures["n"] == 2 and figures["kind"] == "loglik"
+    # llama.cpp's echo leaves out the chat template's special tokens: the continuation is
+    # found from the end, so every answer gets its own (negative) log-likelihood
+    for sample in run.samples[LOGLIK]:
+        values = [float(r[0]) for r in sample["filtered_resps"]]
+        assert all(v < 0 for v in values) and len(set(values)) == len(values)
+    assert figures["same_pick"] == 1.0  # measured: 2 of 2, despite the quantised weights
 
 
 def test_wrong_server_family_is_named(llama_server, default_model, tmp_path):

@@ -126,6 +126,33 @@ class MedinjCompletionsAPI(LocalCompletionsAPI):
                 payload["max_tokens"] = max(2, int(payload.get("max_tokens") or 0))
         return payload
 
+    def parse_logprobs(self, outputs, tokens=None, ctxlens=None, **kwargs):
+        """Sum the continuation's log-probabilities, counted from the end of the echo.
+
+        lm-eval slices the echoed prompt at the context's token count, which assumes the
+        server returns one entry per token sent. llama.cpp's echo leaves out special tokens
+        (the chat template's ``<|im_start|>``), so that count points past the continuation
+        and the sum comes out 0. The continuation ends the prompt and the echo ends with the
+        one generated token, so its ``n`` tokens are the ``n`` entries before the last.
+        """
+        res = []
+        for out in outputs if isinstance(outputs, list) else [outputs]:
+            choices = sorted(out["choices"], key=lambda c: c["index"])
+            for choice, toks, ctxlen in zip(choices, tokens, ctxlens, strict=True):
+                n = len(toks) - ctxlen
+                logprobs = choice["logprobs"]
+                values = logprobs["token_logprobs"][-1 - n : -1]
+                tops = logprobs["top_logprobs"][-1 - n : -1]
+                if len(values) != n or any(v is None for v in values):
+                    raise SystemExit(
+                        f"medinj-eval: the server at {self.root} echoed fewer prompt "
+                        "log-probabilities than the continuation has tokens; its scores "
+                        "would be wrong, so none is written"
+                    )
+                greedy = all(v >= max(top.values()) for v, top in zip(values, tops))
+                res.append((float(sum(values)), greedy))
+        return res
+
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         if any(marked(r.args[1]) for r in requests):
             self._once("constraint", self.check_constraint)
