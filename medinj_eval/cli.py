@@ -309,9 +309,10 @@ def check_backend(model: str, model_args: str, loaded: dict) -> None:
         if not vllm_available():
             sys.exit(f"medinj-eval: {INSTALL_HINT}")
     constrained = constrained_tasks(loaded)
-    server = parse_model_args(model_args).get("server", "vllm")
-    if constrained and (not can_constrain_name(model) or server == "none"):
-        sys.exit(refusal(constrained[0], f"{model} (server=none)" if server == "none" else model))
+    if model == "medinj-api" and parse_model_args(model_args).get("server") == "none":
+        model = "medinj-api (server=none)"
+    if constrained and not can_constrain_name(model):
+        sys.exit(refusal(constrained[0], model))
 
 
 def is_main_rank() -> bool:
@@ -464,7 +465,10 @@ def _vllm_model_args(model_args: str, data_parallel: int | None) -> str:
     from medinj_eval.paths import cache_dir
     from medinj_eval.provenance import parse_model_args
 
-    args = vllm_model_args(parse_model_args(model_args), cache_dir() / "merged")
+    try:
+        args = vllm_model_args(parse_model_args(model_args), cache_dir() / "merged")
+    except FileNotFoundError as err:
+        sys.exit(f"medinj-eval: {err}")
     if data_parallel and data_parallel > 1:
         args["data_parallel_size"] = data_parallel
     return ",".join(f"{k}={v}" for k, v in args.items())

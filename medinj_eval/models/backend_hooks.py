@@ -37,11 +37,11 @@ def can_constrain_name(model: str) -> bool:
 
 def refusal(task: str, backend: str) -> str:
     """The one line that stops a constrained task on a backend that cannot constrain."""
-    names = ", ".join(CONSTRAINING_BACKENDS)
     return (
         f"medinj-eval: task {task} (mode constrained) cannot run on backend {backend}: it can "
-        f"neither mask logits nor send a structured-output request; backends that can: {names} "
-        "(medinj-api through `medinj-eval run`)"
+        "neither mask logits nor send a structured-output request; backends that can: hf, "
+        "medinj-hf, vllm, medinj-api with server=vllm|llama-cpp (medinj-hf and medinj-api "
+        "through `medinj-eval run`)"
     )
 
 
