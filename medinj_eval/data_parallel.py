@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 WORKER_ENV = "MEDINJ_DATA_PARALLEL"
+HF_NAMES = ("hf", "hf-auto", "huggingface")
 
 
 def accelerate_config(processes: int, cuda: bool) -> dict:
@@ -49,7 +50,7 @@ def worker_argv(argv: list[str], options: argparse.Namespace) -> list[str]:
             skip = True
         elif not arg.startswith(("--data-parallel=", "--data_parallel=")):
             out.append(arg)
-    model = "medinj-hf" if options.model in ("hf", "hf-auto", "huggingface") else options.model
+    model = "medinj-hf" if options.model in HF_NAMES else options.model
     return [*out, "--model", model, "--output_path", options.output_path]
 
 
@@ -57,7 +58,7 @@ def launch(options: argparse.Namespace, argv: list[str]) -> int:
     """Run ``medinj-eval run`` under ``accelerate launch`` with ``--data-parallel`` processes."""
     import torch
 
-    if options.model not in ("hf", "hf-auto", "huggingface", "medinj-hf"):
+    if options.model not in (*HF_NAMES, "medinj-hf"):
         sys.exit(
             f"medinj-eval: --data-parallel splits hf/medinj-hf runs over processes; for "
             f"--model {options.model} use its own option (vllm: data_parallel_size=N, "
