@@ -6,10 +6,12 @@ from medinj_eval.tasks.choices import doc_to_choice, doc_to_target
 from medinj_eval.tasks.datasets import load_benchmark
 from medinj_eval.tasks.mcq import MedinjMCQTask
 from medinj_eval.tasks.open_ended import MedinjOpenTask
+from medinj_eval.tasks.spans import MedinjSpanTask
 
 __all__ = [
     "MedinjMCQTask",
     "MedinjOpenTask",
+    "MedinjSpanTask",
     "doc_to_choice",
     "doc_to_target",
     "load_benchmark",

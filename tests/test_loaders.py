@@ -7,21 +7,23 @@ from collections import Counter
 
 import pytest
 
-from medinj_eval.data import frbmedqa, frenchmedmcqa, medinjection, mediqal
 from medinj_eval.data.items import permutation_order
 from medinj_eval.paths import sample_data_dir
 from medinj_eval.tasks.choices import answer_sets, doc_to_choice, doc_to_target
+from medinj_eval.tasks.datasets import load_benchmark
 
 SAMPLE = str(sample_data_dir())
 
 
 def sample_test_docs():
-    yield from frenchmedmcqa.load(data_dir=SAMPLE)["test"]
+    yield from load_benchmark(benchmark="frenchmedmcqa", data_dir=SAMPLE)["test"]
     for config in ("mcqu", "mcqm"):
-        yield from mediqal.load(config=config, data_dir=SAMPLE)["test"]
+        yield from load_benchmark(benchmark=f"mediqal_{config}", data_dir=SAMPLE)["test"]
     for source in ("Native", "Translated"):
         for subset in ("mcqu", "mcq"):
-            yield from medinjection.load(source=source, subset=subset, data_dir=SAMPLE)["test"]
+            yield from load_benchmark(
+                benchmark=f"medinjfr_{source.lower()}_{subset}", data_dir=SAMPLE
+            )["test"]
 
 
 def test_sample_suite_has_40_single_and_40_multi_answer_items():
@@ -36,7 +38,7 @@ def test_sample_suite_has_40_single_and_40_multi_answer_items():
 def test_sample_medinjection_items_have_3_to_10_options_and_own_messages():
     counts = set()
     for subset in ("mcqu", "mcq"):
-        for doc in medinjection.load(source="Native", subset=subset, data_dir=SAMPLE)["test"]:
+        for doc in load_benchmark(benchmark=f"medinjfr_native_{subset}", data_dir=SAMPLE)["test"]:
             counts.add(len(doc["letters"]))
             assert doc["system"].startswith("Tu es un assistant médical")
             assert doc["prompt"].splitlines()[1].startswith("A. ")
@@ -44,14 +46,14 @@ def test_sample_medinjection_items_have_3_to_10_options_and_own_messages():
 
 
 def test_mediqal_skips_null_options_and_keeps_question_type():
-    docs = list(mediqal.load(config="mcqu", data_dir=SAMPLE)["test"])
+    docs = list(load_benchmark(benchmark="mediqal_mcqu", data_dir=SAMPLE)["test"])
     assert any(len(d["letters"]) == 4 for d in docs)
     assert {d["question_type"] for d in docs} == {"Understanding", "Reasoning"}
     assert all("Cas clinique" in d["prompt"] for d in docs if d["question_type"] == "Reasoning")
 
 
 def test_frbmedqa_cloze_docs():
-    docs = list(frbmedqa.load(data_dir=SAMPLE)["test"])
+    docs = list(load_benchmark(benchmark="frbmedqa", data_dir=SAMPLE)["test"])
     assert len(docs) == 8
     for doc in docs:
         assert "@entity" not in doc["prompt"] and "@placeholder" not in doc["prompt"]
@@ -66,9 +68,9 @@ def test_answer_sets_and_targets():
 
 
 def test_permutations_are_seeded_and_remap_gold():
-    plain = frenchmedmcqa.load(data_dir=SAMPLE)["test"]
+    plain = load_benchmark(benchmark="frenchmedmcqa", data_dir=SAMPLE)["test"]
     for perm in (1, 2):
-        permuted = frenchmedmcqa.load(data_dir=SAMPLE, perm=perm)["test"]
+        permuted = load_benchmark(benchmark="frenchmedmcqa", data_dir=SAMPLE, perm=perm)["test"]
         for before, after in zip(plain, permuted):
             order = permutation_order(before["id"], 5, perm)
             assert order != list(range(5))
@@ -77,25 +79,25 @@ def test_permutations_are_seeded_and_remap_gold():
             assert {
                 after["options"][after["letters"].index(g)] for g in after["gold"]
             } == gold_texts
-    again = frenchmedmcqa.load(data_dir=SAMPLE, perm=1)["test"]
+    again = load_benchmark(benchmark="frenchmedmcqa", data_dir=SAMPLE, perm=1)["test"]
     assert list(again["options"]) == list(
-        frenchmedmcqa.load(data_dir=SAMPLE, perm=1)["test"]["options"]
+        load_benchmark(benchmark="frenchmedmcqa", data_dir=SAMPLE, perm=1)["test"]["options"]
     )
 
 
 def test_medinjection_permutation_rewrites_the_user_message():
-    plain = medinjection.load(source="Native", subset="mcq", data_dir=SAMPLE)["test"][0]
-    moved = medinjection.load(source="Native", subset="mcq", data_dir=SAMPLE, perm=1)["test"][0]
+    plain = load_benchmark(benchmark="medinjfr_native_mcq", data_dir=SAMPLE)["test"][0]
+    moved = load_benchmark(benchmark="medinjfr_native_mcq", data_dir=SAMPLE, perm=1)["test"][0]
     assert moved["prompt"] != plain["prompt"]
     for letter, text in zip(moved["letters"], moved["options"]):
         assert f"{letter}. {text}" in moved["prompt"]
 
 
 def test_real_frenchmedmcqa_answer_count_distribution(shared_data):
-    test = frenchmedmcqa.load(data_dir=str(shared_data))["test"]
+    test = load_benchmark(benchmark="frenchmedmcqa", data_dir=str(shared_data))["test"]
     assert len(test) == 622
     assert Counter(len(g) for g in test["gold"]) == {1: 321, 2: 97, 3: 141, 4: 56, 5: 7}
-    splits = frenchmedmcqa.load(data_dir=str(shared_data))
+    splits = load_benchmark(benchmark="frenchmedmcqa", data_dir=str(shared_data))
     assert (len(splits["train"]), len(splits["validation"])) == (2171, 312)
 
 
@@ -112,13 +114,13 @@ def test_drbenchmark_int_label_schema(shared_data, tmp_path):
         for r in rows
     ]
     (tmp_path / "test.json").write_text(json.dumps(converted))
-    raw = frenchmedmcqa.load(data_dir=str(shared_data))["test"]
-    ints = frenchmedmcqa.load(data_dir=str(tmp_path))["test"]
+    raw = load_benchmark(benchmark="frenchmedmcqa", data_dir=str(shared_data))["test"]
+    ints = load_benchmark(benchmark="frenchmedmcqa", data_dir=str(tmp_path))["test"]
     assert list(ints["gold"]) == list(raw["gold"])[:50]
     assert list(ints["prompt"]) == list(raw["prompt"])[:50]
 
 
 @pytest.mark.parametrize("source", ["Native", "Translated"])
 def test_medinjection_list_and_string_answers(source):
-    docs = medinjection.load(source=source, subset="mcq", data_dir=SAMPLE)["test"]
+    docs = load_benchmark(benchmark=f"medinjfr_{source.lower()}_mcq", data_dir=SAMPLE)["test"]
     assert all(1 <= len(d["gold"]) <= len(d["letters"]) for d in docs)

@@ -61,18 +61,20 @@ def test_enmed_absqa_slice_is_seeded_shuffle_of_test_order():
     from medinj_eval.tasks.datasets import load_benchmark
 
     full = load_benchmark(benchmark="mediqal_oeq", sample=True)["test"]["id"]
-    sliced = load_benchmark(benchmark="mediqal_oeq", sample=True, absqa=True)["test"]["id"]
+    sliced = load_benchmark(benchmark="enmed_absqa", sample=True)["test"]["id"]
     expected = list(full)
     random.Random(42).shuffle(expected)
-    assert sliced == expected[:248] and sliced != full
+    assert sliced == expected[: min(248, len(full) // 2)] and sliced != full
+    pool = load_benchmark(benchmark="enmed_absqa", sample=True)["train"]["id"]
+    assert sorted(pool) == sorted(set(full) - set(sliced))
 
 
 def test_open_ended_sample_suite_has_30_items_with_references():
     from medinj_eval.tasks.datasets import load_benchmark
 
     mediqal = load_benchmark(benchmark="mediqal_oeq", sample=True)["test"]
-    native = load_benchmark(benchmark="medinjection_oeq", source="Native", sample=True)["test"]
-    translated = load_benchmark(benchmark="medinjection_oeq", source="Translated", sample=True)
+    native = load_benchmark(benchmark="medinjfr_native_oeq", sample=True)["test"]
+    translated = load_benchmark(benchmark="medinjfr_translated_oeq", sample=True)
     docs = list(mediqal) + list(native) + list(translated["test"])
     assert len(docs) >= 30
     assert all(d["reference"].strip() and d["prompt"].strip() for d in docs)

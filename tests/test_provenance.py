@@ -17,11 +17,13 @@ from medinj_eval.tasks.datasets import load_benchmark
 
 BENCHMARKS = [
     {"benchmark": "frenchmedmcqa"},
-    {"benchmark": "mediqal", "config": "mcqm"},
-    {"benchmark": "medinjection", "source": "Translated", "subset": "mcqu"},
+    {"benchmark": "mediqal_mcqm"},
+    {"benchmark": "medinjfr_translated_mcqu"},
     {"benchmark": "frbmedqa"},
     {"benchmark": "mediqal_oeq"},
-    {"benchmark": "medinjection_oeq", "source": "Native"},
+    {"benchmark": "medinjfr_native_oeq"},
+    {"benchmark": "enmed_extqa"},
+    {"benchmark": "extqa_squad"},
 ]
 
 

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import datasets
 
-from medinj_eval.data.errors import DataValidationError
-from medinj_eval.data.files import find_split_file, read_records
 from medinj_eval.data.items import McqItem, check_item, check_unique_ids, permute
 
 log = logging.getLogger(__name__)
 RowParser = Callable[[dict[str, Any], str, int], Any]
 ItemCheck = Callable[[Any, str, int], Any]
-
-
-def items_from_file(
-    path: Path, parse_row: RowParser, split: str, check: ItemCheck = check_item
-) -> list[Any]:
-    """Parse and check every row of one local file."""
-    return items_from_rows(read_records(path), str(path), parse_row, split, check)
 
 
 def items_from_rows(
@@ -37,32 +27,21 @@ def items_from_rows(
     Ids must be unique in the evaluation split (paired statistics join on them); few-shot
     pools only get a warning (the real FrenchMedMCQA train file repeats one id).
     """
-    items = [check(parse_row(row, origin, i), origin, i) for i, row in enumerate(rows)]
+    parsed = [check(parse_row(row, origin, i), origin, i) for i, row in enumerate(rows)]
+    # A parser may turn one row into several items (QUAERO: one per entity).
+    items = [x for p in parsed for x in (p if isinstance(p, list) else [p])]
     if split == "test":
-        check_unique_ids([it.id for it in items], origin)
-    elif len({it.id for it in items}) != len(items):
+        check_unique_ids([_item_id(it) for it in items], origin)
+    elif len({_item_id(it) for it in items}) != len(items):
         log.warning(
             "%s: duplicate ids in the %s split (used only for few-shot demos)", origin, split
         )
     return items
 
 
-def local_splits(
-    folder: Path,
-    split_names: dict[str, tuple[str, ...]],
-    parse_row: RowParser,
-    check: ItemCheck = check_item,
-) -> dict[str, list[Any]]:
-    """Every split whose file is present in ``folder``; the evaluation split is mandatory."""
-    splits = {}
-    for split, names in split_names.items():
-        path = find_split_file(folder, names)
-        if path is not None:
-            splits[split] = items_from_file(path, parse_row, split, check)
-    if "test" not in splits:
-        wanted = " or ".join(f"{n}.json/.jsonl/.parquet" for n in split_names["test"])
-        raise DataValidationError(str(folder), None, None, f"no test split file ({wanted})")
-    return splits
+def _item_id(item: Any) -> str:
+    """An item's id: an item object's attribute, or a ready doc's key (cloze docs)."""
+    return item["id"] if isinstance(item, dict) else item.id
 
 
 def to_dataset_dict(splits: dict[str, list[McqItem]], perm: int = 0) -> datasets.DatasetDict:

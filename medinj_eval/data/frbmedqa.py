@@ -10,17 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from medinj_eval.data.build import as_dataset_dict
 from medinj_eval.data.errors import DataValidationError
-from medinj_eval.data.files import find_split_file, read_records, resolve_data_dir
-from medinj_eval.data.hub import hub_rows
-from medinj_eval.data.items import check_unique_ids, require, row_id
-
-HUB_ID = "kadzaki/FrBMedQA"
-SPLIT_FILES = {"train": ("train",), "validation": ("validation", "dev", "val"), "test": ("test",)}
+from medinj_eval.data.items import require, row_id
 
 
-def parse_row(row: dict[str, Any], file: str, index: int) -> dict[str, Any]:
+def parse_row(row: dict[str, Any], file: str, index: int, bench: Any = None) -> dict[str, Any]:
     """One raw row -> doc with the de-anonymised passage, the candidates and the gold index."""
     passage = require(row, "passage", file, index)
     question = require(row, "question", file, index)
@@ -53,26 +47,3 @@ def _entity_map(value: Any, file: str, index: int) -> dict[str, str]:
     if len(pairs) < 2:
         raise DataValidationError(file, index, "entities_list", "fewer than two candidates")
     return pairs
-
-
-def _docs(rows: list[dict[str, Any]], origin: str, split: str) -> list[dict[str, Any]]:
-    docs = [parse_row(row, origin, i) for i, row in enumerate(rows)]
-    if split == "test":
-        check_unique_ids([doc["id"] for doc in docs], origin)
-    return docs
-
-
-def load(*, data_dir: str | None = None, **_: Any):
-    """DatasetDict of cloze docs."""
-    folder = resolve_data_dir(data_dir, "frbmedqa")
-    if folder is not None:
-        splits = {}
-        for split, names in SPLIT_FILES.items():
-            path = find_split_file(folder, names)
-            if path is not None:
-                splits[split] = _docs(read_records(path), str(path), split)
-        if "test" not in splits:
-            raise DataValidationError(str(folder), None, None, "no test split file")
-    else:
-        splits = {s: _docs(r, f"{HUB_ID}:{s}", s) for s, r in hub_rows(HUB_ID).items()}
-    return as_dataset_dict(splits)

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from medinj_eval.data.build import items_from_rows, local_splits, to_dataset_dict
 from medinj_eval.data.errors import DataValidationError
-from medinj_eval.data.files import resolve_data_dir
-from medinj_eval.data.hub import hub_rows
 from medinj_eval.data.items import LETTERS, McqItem, require
 
-HUB_ID = "qanastek/frenchmedmcqa"
-HUB_REVISION = "refs/convert/parquet"
-SPLIT_FILES = {"train": ("train",), "validation": ("dev", "validation"), "test": ("test",)}
 
-
-def parse_row(row: dict[str, Any], file: str, index: int) -> McqItem:
+def parse_row(row: dict[str, Any], file: str, index: int, bench: Any = None) -> McqItem:
     """One raw row -> item; accepts ``answers`` {a..e} or ``answer_a``..``answer_e``."""
     item_id = str(require(row, "id", file, index))
     question = require(row, "question", file, index)
@@ -66,14 +59,3 @@ def _gold_letter(value: Any, file: str, index: int) -> str:
     if isinstance(value, str) and len(value.strip()) == 1:
         return value.strip().upper()
     raise DataValidationError(file, index, "correct_answers", f"not an answer letter: {value!r}")
-
-
-def load(*, data_dir: str | None = None, perm: int = 0, **_: Any):
-    """DatasetDict (train/validation/test) of normalised docs."""
-    folder = resolve_data_dir(data_dir, "frenchmedmcqa")
-    if folder is not None:
-        return to_dataset_dict(local_splits(folder, SPLIT_FILES, parse_row), perm)
-    rows = hub_rows(HUB_ID, revision=HUB_REVISION)
-    renamed = {"validation" if s == "dev" else s: r for s, r in rows.items()}
-    splits = {s: items_from_rows(r, f"{HUB_ID}:{s}", parse_row, s) for s, r in renamed.items()}
-    return to_dataset_dict(splits, perm)

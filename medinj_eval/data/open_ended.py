@@ -56,8 +56,10 @@ def check_open_item(item: OpenItem, file: str, row: int) -> OpenItem:
 def enmed_absqa_slice(items: list[OpenItem]) -> list[OpenItem]:
     """EnMed's AbsQA slice: the test order shuffled by ``random.Random(42)``, first 248 items.
 
-    Source: EnMed's evaluation protocol (AbsQA test slice); shuffling a copy keeps the input intact.
+    Source: EnMed's evaluation protocol (AbsQA test slice); shuffling a copy keeps the input
+    intact. The items left out are the few-shot pool (demonstrations are never evaluated
+    items), so a test split of fewer than 496 items (a sample) keeps its first half.
     """
     order = list(items)
     random.Random(ENMED_ABSQA_SEED).shuffle(order)
-    return order[:ENMED_ABSQA_SIZE]
+    return order[: min(ENMED_ABSQA_SIZE, len(order) // 2)]

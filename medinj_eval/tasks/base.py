@@ -29,6 +29,13 @@ class MedinjTask(ConfigurableTask):
         self.meta = self.config.metadata or {}
         self._plain_description = self.config.description or ""
 
+    def set_fewshot_seed(self, seed: int | None = None) -> None:
+        """A benchmark whose protocol fixes the demonstrations' seed (``metadata.fewshot_seed``,
+        written with the task's config in the results file) draws with it, whatever
+        ``--seed`` says; others take lm-eval's few-shot seed."""
+        fixed = self.meta.get("fewshot_seed")
+        super().set_fewshot_seed(seed=fixed if fixed is not None else seed)
+
     def fewshot_context(self, doc: dict, num_fewshot: int, **kwargs: Any):
         """lm-eval's context, with the item's system message verbatim as the chat system turn.
 

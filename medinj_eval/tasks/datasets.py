@@ -1,52 +1,39 @@
-"""One entry point for every task's ``custom_dataset``: benchmark name -> loader."""
+"""One entry point for every task's ``custom_dataset``: a declared benchmark -> its docs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.benchmarks import benchmark as declared
 from medinj_eval.paths import sample_data_dir
-
-_LOADERS = {
-    "frenchmedmcqa": "medinj_eval.data.frenchmedmcqa",
-    "mediqal": "medinj_eval.data.mediqal",
-    "medinjection": "medinj_eval.data.medinjection",
-    "frbmedqa": "medinj_eval.data.frbmedqa",
-    "mediqal_oeq": "medinj_eval.data.mediqal_oeq",
-    "medinjection_oeq": "medinj_eval.data.medinjection_oeq",
-}
-# Loader arguments that select a part of a benchmark (not how it is read or rendered).
-_PART_KEYS = ("config", "source", "subset")
 
 
 def load_benchmark(
-    *, benchmark: str, sample: bool = False, data_dir: str | Path | None = None, **kwargs: Any
+    *,
+    benchmark: str,
+    sample: bool = False,
+    data_dir: str | Path | None = None,
+    perm: int = 0,
+    **_: Any,
 ):
-    """Load ``benchmark`` from ``data_dir`` / ``$MEDINJ_DATA_DIR`` / the hub.
+    """Load the declared ``benchmark`` from ``data_dir`` / ``$MEDINJ_DATA_DIR`` / the hub.
 
     ``sample: true`` (the ``medinj_fr_sample`` tasks) always reads the sample suite shipped
     with the package, whatever data_dir says. Extra keys (``mode``, ``version`` from the
-    task metadata) are ignored by the loaders.
+    task metadata) are ignored.
     """
-    import importlib
+    from medinj_eval.data.declared import load_declared
 
-    if benchmark not in _LOADERS:
-        raise ValueError(f"unknown benchmark {benchmark!r}; known: {sorted(_LOADERS)}")
-    loader = importlib.import_module(_LOADERS[benchmark])
+    bench = declared(benchmark)
     if sample:
         data_dir = sample_data_dir()
-    loaded = loader.load(data_dir=str(data_dir) if data_dir else None, **kwargs)
-    return with_item_keys(loaded, benchmark_label(benchmark, kwargs))
-
-
-def benchmark_label(benchmark: str, kwargs: dict[str, Any]) -> str:
-    """``medinjection/Native/mcq``: the benchmark and the part of it a task reads."""
-    parts = [str(kwargs[k]) for k in _PART_KEYS if kwargs.get(k)]
-    return "/".join([benchmark, *parts])
+    loaded = load_declared(bench, str(data_dir) if data_dir else None, perm)
+    return with_item_keys(loaded, bench.name)
 
 
 def with_item_keys(loaded, label: str):
-    """Each document gains ``item`` = ``<benchmark label>/<split>/<item id>``.
+    """Each document gains ``item`` = ``<benchmark>/<split>/<item id>``.
 
     The document holds nothing that depends on where its file sat, so lm-eval's
     ``doc_hash`` (sha256 of the whole document) is the same for an item read from the hub,

@@ -1,0 +1,287 @@
+"""Every benchmark medinj-eval scores, declared once.
+
+A declaration holds what the rest of the project needs to know about a benchmark: where it
+lives (hub id, local layout), how a raw row becomes an item (row parser, answer kind), which
+split feeds few-shot demonstrations, which tasks are generated for it (decoding modes, shot
+counts, answer-order variants) and where the leaderboard files it (family). The task stub
+generator (``lm_eval_tasks/_generate_configs.py``), the loaders
+(:func:`medinj_eval.tasks.datasets.load_benchmark`), the leaderboard's families, the training
+mixes and the tests read these declarations; nothing else spells a benchmark's facts.
+
+Adding a benchmark in the schema of an existing one is one :func:`declare` call here (or in
+a plugin module imported before the tasks load) plus its sample items, then
+``python lm_eval_tasks/_generate_configs.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+# Answer kinds: how an item is answered and scored.
+SINGLE, MULTI, CLOZE, OPEN, SPAN = "single", "multi", "cloze", "open", "span"
+MCQ_KINDS = (SINGLE, MULTI)
+MCQ_MODES = ("greedy", "constrained", "loglik")
+ANSWER_ORDERS = (1, 2)
+# Few-shot pools: a split of the benchmark, or the test items left out of a test slice.
+UNEVALUATED = "unevaluated"
+STANDARD_SPLITS = MappingProxyType(
+    {"train": ("train",), "validation": ("validation", "dev", "val"), "test": ("test",)}
+)
+
+# Primary item metric of each answer kind: what compare tests and the leaderboard ranks.
+PRIMARY_METRIC = MappingProxyType(
+    {SINGLE: "em", MULTI: "em", CLOZE: "acc", OPEN: "rougeL", SPAN: "token_f1"}
+)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark (or one part of one: a config, a source, a subset).
+
+    ``name`` is the prefix of its tasks and the first part of each item's identity.
+    ``split_files`` maps a split to the file stems (no suffix) tried under ``local_dir``;
+    ``hub_files`` maps a split to a file inside the hub repository when the hub dataset has
+    no configs of its own. ``parser`` and ``reader`` are ``module:function`` references,
+    resolved when a task loads: ``parser(row, file, index, bench)`` turns one raw row into an
+    item; ``reader(folder, bench)`` replaces row files for formats that are not rows (BRAT).
+    ``test_slice`` (``module:function``) keeps the evaluated part of the test split.
+    """
+
+    name: str
+    family: str
+    answer_kind: str
+    parser: str
+    local_dir: str
+    hub_id: str | None = None
+    hub_config: str | None = None
+    hub_revision: str | None = None
+    hub_files: Mapping[str, str] = field(default_factory=dict)
+    split_files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: STANDARD_SPLITS)
+    reader: str | None = None
+    fewshot_split: str | None = "train"
+    fewshot_seed: int | None = None
+    test_slice: str | None = None
+    question_types: bool = False
+    shots: tuple[int, ...] = (0, 3, 5)
+    modes: tuple[str, ...] = ()
+    answer_orders: tuple[int, ...] = ()
+    task_folder: str = ""
+    part: Mapping[str, str] = field(default_factory=dict)
+    grid: str | None = None
+
+    @property
+    def multi(self) -> bool:
+        return self.answer_kind == MULTI
+
+    @property
+    def primary_metric(self) -> str:
+        return PRIMARY_METRIC[self.answer_kind]
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(self.split_files)
+
+
+_REGISTRY: dict[str, Benchmark] = {}
+
+
+def declare(bench: Benchmark) -> Benchmark:
+    """Add ``bench`` to the registry; a second declaration of one name is refused."""
+    if bench.answer_kind not in PRIMARY_METRIC:
+        raise ValueError(f"{bench.name}: unknown answer kind {bench.answer_kind!r}")
+    if bench.modes and bench.answer_kind not in MCQ_KINDS:
+        raise ValueError(f"{bench.name}: decoding modes are for MCQ benchmarks only")
+    if bench.name in _REGISTRY and _REGISTRY[bench.name] != bench:
+        raise ValueError(f"benchmark {bench.name!r} is declared twice")
+    _REGISTRY[bench.name] = bench
+    return bench
+
+
+def forget(name: str) -> None:
+    """Drop a declaration (tests that declare a benchmark of their own clean up with it)."""
+    _REGISTRY.pop(name, None)
+
+
+def benchmark(name: str) -> Benchmark:
+    """The declaration of ``name``, or an error listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown benchmark {name!r}; known: {sorted(_REGISTRY)}") from None
+
+
+def all_benchmarks() -> list[Benchmark]:
+    return list(_REGISTRY.values())
+
+
+def families() -> tuple[str, ...]:
+    """Leaderboard families in declaration order."""
+    return tuple(dict.fromkeys(b.family for b in _REGISTRY.values()))
+
+
+def benchmark_of_task(task: str) -> Benchmark | None:
+    """The benchmark a task name belongs to (longest name prefix), sample twins included."""
+    name = task.removeprefix("medinj_fr_sample_")
+    found = [b for b in _REGISTRY.values() if name == b.name or name.startswith(b.name + "_")]
+    return max(found, key=lambda b: len(b.name)) if found else None
+
+
+def _mcq(name: str, family: str, kind: str, parser: str, local_dir: str, **kw) -> Benchmark:
+    return declare(
+        Benchmark(
+            name=name,
+            family=family,
+            answer_kind=kind,
+            parser=parser,
+            local_dir=local_dir,
+            modes=MCQ_MODES,
+            answer_orders=ANSWER_ORDERS,
+            task_folder=kw.pop("task_folder", family),
+            **kw,
+        )
+    )
+
+
+def _medinjection_files(source: str, subset: str) -> dict[str, tuple[str, ...]]:
+    """``<Source>/<Split>/<subset>/<subset>_<split>``: the hub repository's own layout."""
+    dirs = {
+        "train": ("Train", "train"),
+        "validation": ("Validation", "val"),
+        "test": ("Test", "test"),
+    }
+    return {s: (f"{source}/{d}/{subset}/{subset}_{short}",) for s, (d, short) in dirs.items()}
+
+
+_mcq(
+    "frenchmedmcqa",
+    "frenchmedmcqa",
+    MULTI,
+    "medinj_eval.data.frenchmedmcqa:parse_row",
+    "frenchmedmcqa",
+    hub_id="qanastek/frenchmedmcqa",
+    hub_revision="refs/convert/parquet",
+    grid="mcqa",
+)
+for _config, _kind in (("mcqu", SINGLE), ("mcqm", MULTI)):
+    _mcq(
+        f"mediqal_{_config}",
+        "mediqal",
+        _kind,
+        "medinj_eval.data.mediqal:parse_row",
+        "mediqal",
+        hub_id="ANR-MALADES/MediQAl",
+        hub_config=_config,
+        split_files={
+            s: tuple(f"{_config}/{n}" for n in names) for s, names in STANDARD_SPLITS.items()
+        },
+        question_types=True,
+        part={"config": _config},
+    )
+for _source in ("Native", "Translated"):
+    for _subset, _kind in (("mcqu", SINGLE), ("mcq", MULTI)):
+        _files = _medinjection_files(_source, _subset)
+        _mcq(
+            f"medinjfr_{_source.lower()}_{_subset}",
+            "medinjfr",
+            _kind,
+            "medinj_eval.data.medinjection:parse_row",
+            "medinjection-fr",
+            hub_id=f"MedInjection-FR/{_source}",
+            hub_files={s: f"{stems[0]}.json" for s, stems in _files.items()},
+            split_files=_files,
+            task_folder="medinjection_fr",
+            part={"source": _source, "subset": _subset},
+        )
+declare(
+    Benchmark(
+        name="frbmedqa",
+        family="frbmedqa",
+        answer_kind=CLOZE,
+        parser="medinj_eval.data.frbmedqa:parse_row",
+        local_dir="frbmedqa",
+        hub_id="kadzaki/FrBMedQA",
+        shots=(0,),
+        task_folder="frbmedqa",
+    )
+)
+declare(
+    Benchmark(
+        name="mediqal_oeq",
+        family="mediqal",
+        answer_kind=OPEN,
+        parser="medinj_eval.data.mediqal_oeq:parse_row",
+        local_dir="mediqal",
+        hub_id="ANR-MALADES/MediQAl",
+        hub_config="oeq",
+        split_files={"test": ("oeq/test",)},
+        fewshot_split=None,
+        question_types=True,
+        shots=(0,),
+        task_folder="mediqal",
+    )
+)
+declare(
+    Benchmark(
+        name="enmed_absqa",
+        family="enmed",
+        answer_kind=OPEN,
+        parser="medinj_eval.data.mediqal_oeq:parse_row",
+        local_dir="mediqal",
+        hub_id="ANR-MALADES/MediQAl",
+        hub_config="oeq",
+        split_files={"test": ("oeq/test",)},
+        fewshot_split=UNEVALUATED,
+        fewshot_seed=42,
+        test_slice="medinj_eval.data.open_ended:enmed_absqa_slice",
+        question_types=True,
+        task_folder="enmed",
+        grid="absqa",
+    )
+)
+for _source in ("Native", "Translated"):
+    _files = _medinjection_files(_source, "oeq")
+    declare(
+        Benchmark(
+            name=f"medinjfr_{_source.lower()}_oeq",
+            family="medinjfr",
+            answer_kind=OPEN,
+            parser="medinj_eval.data.medinjection_oeq:parse_row",
+            local_dir="medinjection-fr",
+            hub_id=f"MedInjection-FR/{_source}",
+            hub_files={s: f"{stems[0]}.json" for s, stems in _files.items()},
+            split_files=_files,
+            fewshot_split=None,
+            shots=(0,),
+            task_folder="medinjection_fr",
+            part={"source": _source, "subset": "oeq"},
+        )
+    )
+declare(
+    Benchmark(
+        name="enmed_extqa",
+        family="enmed",
+        answer_kind=SPAN,
+        parser="medinj_eval.data.quaero:parse_row",
+        reader="medinj_eval.data.quaero:read_local",
+        local_dir="quaero",
+        hub_id="DrBenchmark/QUAERO",
+        fewshot_seed=42,
+        test_slice="medinj_eval.data.quaero:enmed_extqa_slice",
+        task_folder="enmed",
+        grid="extqa",
+    )
+)
+declare(
+    Benchmark(
+        name="extqa_squad",
+        family="extqa",
+        answer_kind=SPAN,
+        parser="medinj_eval.data.squad:parse_row",
+        reader="medinj_eval.data.squad:read_local",
+        local_dir="extqa",
+        fewshot_seed=42,
+        task_folder="extqa",
+    )
+)
