@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 from medinj_eval.evaluate import evaluate
+from medinj_eval.runs import load_run
 from medinj_eval.stats.agreement import backend_agreement
-from medinj_eval.stats.runs import load_run
 
 LOGLIK_MULTI = [
     "medinj_fr_sample_frenchmedmcqa_loglik",

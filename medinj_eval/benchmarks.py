@@ -24,6 +24,8 @@ SINGLE, MULTI, CLOZE, OPEN, SPAN = "single", "multi", "cloze", "open", "span"
 MCQ_KINDS = (SINGLE, MULTI)
 MCQ_MODES = ("greedy", "constrained", "loglik")
 ANSWER_ORDERS = (1, 2)
+GRID_ROWS = ("mcqa", "extqa", "absqa")
+GRID_MCQ_MODE = "greedy"
 # Few-shot pools: a split of the benchmark, or the test items left out of a test slice.
 UNEVALUATED = "unevaluated"
 STANDARD_SPLITS = MappingProxyType(
@@ -47,6 +49,8 @@ class Benchmark:
     resolved when a task loads: ``parser(row, file, index, bench)`` turns one raw row into an
     item; ``reader(folder, bench)`` replaces row files for formats that are not rows (BRAT).
     ``test_slice`` (``module:function``) keeps the evaluated part of the test split.
+    ``grid`` names the benchmark's row of EnMed's grid (``mcqa``, ``extqa``, ``absqa``) and
+    ``grid_metric`` pairs the item metric scored there with the name EnMed reports it under.
     """
 
     name: str
@@ -70,6 +74,7 @@ class Benchmark:
     task_folder: str = ""
     part: Mapping[str, str] = field(default_factory=dict)
     grid: str | None = None
+    grid_metric: tuple[str, str] | None = None
 
     @property
     def multi(self) -> bool:
@@ -128,6 +133,24 @@ def benchmark_of_task(task: str) -> Benchmark | None:
     return max(found, key=lambda b: len(b.name)) if found else None
 
 
+def shot_name(base: str, shots: int) -> str:
+    """``base`` at 0 shots, ``base_<k>shot`` otherwise."""
+    return f"{base}_{shots}shot" if shots else base
+
+
+def grid_cells() -> dict[str, tuple[str, int, Benchmark]]:
+    """EnMed's grid (MCQA, ExtQA, AbsQA x 0/3/5 shots): task name -> (row, shots, benchmark).
+    MCQA is generated and parsed (EnMed scores the letters the model writes)."""
+    rows = {b.grid: b for b in _REGISTRY.values() if b.grid}
+    cells = {}
+    for row in GRID_ROWS:
+        if row in rows:
+            bench = rows[row]
+            base = f"{bench.name}_{GRID_MCQ_MODE}" if bench.modes else bench.name
+            cells.update({shot_name(base, k): (row, k, bench) for k in bench.shots})
+    return cells
+
+
 def _mcq(name: str, family: str, kind: str, parser: str, local_dir: str, **kw) -> Benchmark:
     return declare(
         Benchmark(
@@ -163,6 +186,7 @@ _mcq(
     hub_id="qanastek/frenchmedmcqa",
     hub_revision="refs/convert/parquet",
     grid="mcqa",
+    grid_metric=("em", "accuracy"),
 )
 for _config, _kind in (("mcqu", SINGLE), ("mcqm", MULTI)):
     _mcq(
@@ -238,6 +262,7 @@ declare(
         question_types=True,
         task_folder="enmed",
         grid="absqa",
+        grid_metric=("judge_enmed-4dim", "judge_4dim"),
     )
 )
 for _source in ("Native", "Translated"):
@@ -271,6 +296,7 @@ declare(
         test_slice="medinj_eval.data.quaero:enmed_extqa_slice",
         task_folder="enmed",
         grid="extqa",
+        grid_metric=("token_f1", "token_f1"),
     )
 )
 declare(

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     from medinj_eval.data.errors import DataValidationError
     from medinj_eval.judge import JudgeError
     from medinj_eval.leaderboard import SubmissionError
-    from medinj_eval.stats.runs import RunError
+    from medinj_eval.runs import RunError
     from medinj_eval.train import TrainingError
 
     try:
@@ -154,8 +154,8 @@ def compare_command(rest: list[str]) -> None:
 
 
 def agreement_command(rest: list[str]) -> None:
+    from medinj_eval.runs import load_run
     from medinj_eval.stats.agreement import agreement_table, backend_agreement
-    from medinj_eval.stats.runs import load_run
 
     parser = argparse.ArgumentParser(prog="medinj-eval agreement")
     parser.add_argument("run_a", help="a run folder (for example --model hf)")

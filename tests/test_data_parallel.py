@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import cli
 
-from medinj_eval.stats.runs import load_run
+from medinj_eval.runs import load_run
 
 TASKS = ",".join([
     "medinj_fr_sample_mediqal_mcqm_constrained",

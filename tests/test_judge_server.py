@@ -21,7 +21,7 @@ from conftest import cli
 from servers import MODEL_NAME, Server, free_port
 
 from medinj_eval.judge.prompts import load_prompt
-from medinj_eval.judge.samples import read_samples
+from medinj_eval.runs import open_ended_samples as read_samples
 
 pytestmark = pytest.mark.slow
 

@@ -35,8 +35,8 @@ from medinj_eval.judge.retry import (
     classify,
     retry_after_seconds,
 )
-from medinj_eval.judge.samples import Sample, read_samples, sample_files
 from medinj_eval.judge.verdicts import Verdict, combine_runs, parse_verdict
+from medinj_eval.runs import Sample, open_ended_samples, sample_files
 
 
 class JudgeAborted(JudgeError):
@@ -234,7 +234,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dict[str, Any]:
     """Judge every open-ended samples file under ``source``; write records and summaries."""
-    files = [(f, read_samples(f)) for f in sample_files(source)]
+    files = [(f, open_ended_samples(f)) for f in sample_files(source)]
     files = [(f, s) for f, s in files if s]
     if not files:
         raise JudgeError(f"{source}: no open-ended samples (documents with a 'reference')")

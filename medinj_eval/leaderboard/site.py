@@ -8,19 +8,56 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.benchmarks import benchmark_of_task, families, grid_cells
 from medinj_eval.judge.aggregate import summarize
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
 from medinj_eval.leaderboard.submission import run_limit
 from medinj_eval.leaderboard.validate import validate_all
-from medinj_eval.stats.runs import judge_records, load_run
+from medinj_eval.runs import judge_records, load_run
 
 TEMPLATE = Path(__file__).resolve().parent / "site.html"
-FAMILIES = ("frenchmedmcqa", "mediqal", "medinjfr", "frbmedqa")
+GRID_FAMILY = "enmed"
 
 
 def family(task: str) -> str:
+    """The declared family of the task's benchmark; a group takes the family its name
+    starts with (``medinjfr_constrained_em``)."""
+    bench = benchmark_of_task(task)
+    if bench is not None:
+        return bench.family
     name = task.removeprefix("medinj_fr_sample_")
-    return next((f for f in FAMILIES if name.startswith(f)), "other")
+    return next((f for f in families() if name.startswith(f)), "other")
+
+
+def grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows under EnMed's own cell names (``enmed_extqa_3shot``, metric ``token_f1``) for
+    every scored grid cell, and ``enmed_<row>_mean`` (mean over 0/3/5 shots) where a model
+    has the three: they line up with EnMed's reported rows on the site."""
+    cells = grid_cells()
+    out: list[dict[str, Any]] = []
+    by_row: dict[tuple, list[float]] = {}
+    for row in rows:
+        cell = cells.get(row["task"])
+        if cell is None or cell[2].grid_metric is None or row["metric"] != cell[2].grid_metric[0]:
+            continue
+        grid_row, shots, bench = cell
+        metric = bench.grid_metric[1]
+        task = f"{GRID_FAMILY}_{grid_row}_{shots}shot"
+        out.append({**row, "family": GRID_FAMILY, "task": task, "metric": metric})
+        key = (row["model"], row["kind"], row["source"], row["partial"], grid_row, metric)
+        by_row.setdefault(key, []).append(row["value"])
+    for (model, kind, source, partial, grid_row, metric), values in by_row.items():
+        if len(values) == len(cells_of(grid_row)):
+            out.append(
+                {"model": model, "kind": kind, "family": GRID_FAMILY,
+                 "task": f"{GRID_FAMILY}_{grid_row}_mean", "metric": metric,
+                 "value": sum(values) / len(values), "source": source, "partial": partial}
+            )  # fmt: skip
+    return out
+
+
+def cells_of(grid_row: str) -> list[str]:
+    return [task for task, (row, _, _) in grid_cells().items() if row == grid_row]
 
 
 def _metric_rows(
@@ -64,9 +101,10 @@ def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> P
         rows += _metric_rows(
             manifest["model_id"], "submission", "results/", metrics, manifest["partial"]
         )
-    rows += load_reported(results_dir / REPORTED_DIR)
     for run in runs or []:
         rows += run_rows(run)
+    rows += grid_rows(rows)
+    rows += load_reported(results_dir / REPORTED_DIR)
     out.mkdir(parents=True, exist_ok=True)
     data = json.dumps(rows, ensure_ascii=False)
     (out / "data.json").write_text(data, encoding="utf-8")

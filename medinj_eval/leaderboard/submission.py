@@ -27,7 +27,7 @@ from medinj_eval.provenance import (
     machine,
     package_version,
 )
-from medinj_eval.stats.runs import Run, judge_records, load_run, model_args
+from medinj_eval.runs import Run, judge_records, load_run, model_args
 
 SCHEMA = Path(__file__).resolve().parent / "submission.schema.json"
 

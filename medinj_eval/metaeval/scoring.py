@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from medinj_eval.judge.runner import JudgeConfig, judge_samples
-from medinj_eval.judge.samples import Sample
 from medinj_eval.metaeval.pairs import Pair
 from medinj_eval.metrics.bertscore import bertscore_f1
 from medinj_eval.metrics.bleu import sentence_bleu
 from medinj_eval.metrics.rouge import ROUGE_TYPES, rouge_f
+from medinj_eval.runs import Sample
 
 
 def automatic_scores(pairs: list[Pair], encoder: str | None = None) -> dict[str, list[float]]:

@@ -14,9 +14,9 @@ from typing import Any
 from medinj_eval.reports.figures import all_figures
 from medinj_eval.reports.page import comparison_sections, run_sections, write_report
 from medinj_eval.reports.tables import write_tables
+from medinj_eval.runs import load_run
 from medinj_eval.stats.compare import compare_runs
 from medinj_eval.stats.position_bias import run_position_bias
-from medinj_eval.stats.runs import load_run
 
 
 def compare(

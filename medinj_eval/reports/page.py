@@ -20,8 +20,8 @@ from medinj_eval.reports.tables import (
     ranking_rows,
     settings_text,
 )
+from medinj_eval.runs import Run
 from medinj_eval.stats.position_bias import run_position_bias
-from medinj_eval.stats.runs import Run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

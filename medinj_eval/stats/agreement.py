@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medinj_eval.metrics import parse_strict
-from medinj_eval.stats.runs import Run
+from medinj_eval.runs import Run
 
 
 def _response(row: dict[str, Any]) -> Any:

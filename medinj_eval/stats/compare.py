@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from medinj_eval.provenance import manifest_differences
+from medinj_eval.runs import Run, RunError, aligned
 from medinj_eval.stats import paired, ranking
-from medinj_eval.stats.runs import Run, RunError, aligned
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from medinj_eval.stats.runs import Run
+from medinj_eval.runs import Run
 from medinj_eval.tasks.predictions import predicted_letters
 
 PERMS = ("perm1", "perm2")
