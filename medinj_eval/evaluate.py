@@ -19,11 +19,13 @@ def evaluate(
     batch_size: int | str = 8,
     device: str = "cpu",
     include_defaults: bool = False,
+    include_path: str | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Results of ``tasks`` (samples logged, no bootstrap unless asked) as lm-eval returns them.
 
-    ``include_defaults=True`` also indexes lm-eval's built-in tasks (about 7 s more per call).
+    ``include_defaults=True`` also indexes lm-eval's built-in tasks (about 7 s more per call);
+    ``include_path`` replaces the package's tasks folder.
     """
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -33,7 +35,9 @@ def evaluate(
     from medinj_eval.paths import tasks_dir
 
     manager = TaskManager(
-        include_path=str(tasks_dir()), include_defaults=include_defaults, metadata=metadata or {}
+        include_path=include_path or str(tasks_dir()),
+        include_defaults=include_defaults,
+        metadata=metadata or {},
     )
     kwargs.setdefault("log_samples", True)
     kwargs.setdefault("bootstrap_iters", 0)

@@ -1,0 +1,117 @@
+"""EnMed's 9-cell grid end to end on the sample suite: three systems (the default model and
+two real LoRA adapters) run ``enmed_grid``, a real llama.cpp server judges the AbsQA cells
+with ``enmed-4dim``, ``compare`` gives the per-cell statistics, the leaderboard lines the
+cells up with EnMed's reported rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, cli, make_adapter
+from servers import MODEL_NAME
+
+from medinj_eval.benchmarks import grid_cells
+from medinj_eval.paths import sample_data_dir
+from medinj_eval.runs import load_run
+
+pytestmark = pytest.mark.slow
+LIMIT = 3
+SYSTEMS = ("base", "lora1", "lora2")
+
+
+@pytest.fixture(scope="module")
+def grid_runs(default_model, llama_server, tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("grid")
+    meta = json.dumps({"data_dir": str(sample_data_dir())})
+    peft = {"base": ""}
+    for seed in (1, 2):
+        adapter = make_adapter(default_model, tmp / f"adapter{seed}", seed=seed, alpha=32)
+        peft[f"lora{seed}"] = f",peft={adapter}"
+    out = {}
+    for name in SYSTEMS:
+        out[name] = tmp / name
+        cli(
+            "run", "--model", "hf", "--model_args", f"pretrained=default{peft[name]}",
+            "--tasks", "enmed_grid", "--apply_chat_template", "--metadata", meta,
+            "--limit", str(LIMIT), "--gen_kwargs", "max_gen_toks=12", "--batch_size", "8",
+            "--output_path", str(out[name]),
+        )  # fmt: skip
+        cli(
+            "judge", str(out[name]), "--prompt", "enmed-4dim", "--base-url",
+            llama_server.base_url, "--judge-model", MODEL_NAME, "--server", llama_server.family,
+            "--cache", str(tmp / "judge.sqlite"), "--no-progress",
+        )  # fmt: skip
+    return out
+
+
+def test_grid_runs_log_nine_cells_with_their_shots_and_seed(grid_runs):
+    run = load_run(grid_runs["base"])
+    assert sorted(run.tasks) == sorted(grid_cells())
+    for task, (_, shots, bench) in grid_cells().items():
+        assert run.n_shot(task) == shots
+        assert len(run.samples[task]) == LIMIT
+        config = run.results["configs"][task]
+        if shots and bench.fewshot_seed is not None:
+            assert config["metadata"]["fewshot_seed"] == 42
+    # demonstrations are earlier user/assistant turns, never an evaluated item
+    for task in ("enmed_absqa_5shot", "enmed_extqa_3shot"):
+        evaluated = {s["doc"]["prompt"] for s in run.samples[task]}
+        for sample in run.samples[task]:
+            prompt = sample["arguments"]["gen_args_0"]["arg_0"]
+            shots = int(task[-5])
+            assert prompt.count("<|im_start|>assistant") == shots + 1
+            demos = prompt.split("<|im_start|>user\n")[1:-1]
+            assert not any(d.split("<|im_end|>")[0] in evaluated for d in demos)
+    # the judge wrote beside the run and left lm-eval's files alone
+    assert set(run.judge) == {"enmed_absqa", "enmed_absqa_3shot", "enmed_absqa_5shot"}
+
+
+@pytest.fixture(scope="module")
+def compared(grid_runs, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("grid-compare")
+    paths = [str(grid_runs[n]) for n in SYSTEMS]
+    cli("compare", *paths, "--names", ",".join(SYSTEMS), "--baseline", "base", "--out", str(out))
+    comparison = json.loads((out / "comparison.json").read_text())
+    comparison["out"] = out
+    return comparison
+
+
+def test_compare_sees_the_nine_cells_with_enmed_statistics(compared, grid_runs):
+    cells = {c["cell"]: c for c in compared["cells"]}
+    assert sorted(cells) == sorted(grid_cells())
+    metrics = {c["task"]: c["metric"] for c in compared["cells"]}
+    assert {metrics[t] for t in cells if t.startswith("frenchmedmcqa")} == {"em"}
+    assert {metrics[t] for t in cells if t.startswith("enmed_extqa")} == {"token_f1"}
+    assert {metrics[t] for t in cells if t.startswith("enmed_absqa")} == {"judge_enmed-4dim"}
+    # the AbsQA cells compare the judge's composite scores, item by item
+    records = load_run(grid_runs["lora1"]).judge["enmed_absqa_3shot"]["enmed-4dim"]
+    judged = [r["score"] for r in records]
+    assert cells["enmed_absqa_3shot"]["scores"]["lora1"] == pytest.approx(sum(judged) / len(judged))
+    for cell in cells.values():
+        assert cell["n_items"] == LIMIT and cell["best"]
+        for name in ("lora1", "lora2"):
+            test = cell["tests"][name]
+            assert {"p_t", "p_bh", "sig_bh", "p_bonferroni", "sig_bonferroni"} <= set(test)
+    assert set(compared["significance"]) == {"lora1", "lora2"}
+    assert compared["significance"]["lora1"]["cells"] == 9
+    assert compared["friedman"]["applicable"] and compared["friedman"]["n"] == 9
+    assert (compared["out"] / "figures" / "cd_diagram.png").is_file()
+
+
+def test_the_leaderboard_lines_grid_cells_up_with_enmed_reported_rows(grid_runs, tmp_path):
+    import shutil
+
+    from medinj_eval.leaderboard.site import build_site
+
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "results" / "reported", results / "reported")
+    build_site(results, tmp_path / "site", runs=[str(grid_runs["lora1"])])
+    rows = json.loads((tmp_path / "site" / "data.json").read_text())
+    reported = {(r["task"], r["metric"]) for r in rows if r["kind"] == "reported"}
+    mine = {(r["task"], r["metric"]) for r in rows if r["kind"] == "run" and r["family"] == "enmed"}
+    for cell in ("extqa", "mcqa", "absqa"):
+        for suffix in ("0shot", "3shot", "5shot", "mean"):
+            key = next(k for k in reported if k[0] == f"enmed_{cell}_{suffix}")
+            assert key in mine
