@@ -167,8 +167,13 @@ def _mcq(name: str, family: str, kind: str, parser: str, local_dir: str, **kw) -
     )
 
 
-def _medinjection_files(source: str, subset: str) -> dict[str, tuple[str, ...]]:
-    """``<Source>/<Split>/<subset>/<subset>_<split>``: the hub repository's own layout."""
+MEDINJECTION_DIR = "medinjection-fr"
+MEDINJECTION_HUB = "MedInjection-FR/{source}"
+
+
+def medinjection_files(source: str, subset: str) -> dict[str, tuple[str, ...]]:
+    """``<Source>/<Split>/<subset>/<subset>_<split>``: the hub repository's own layout (also
+    read by the training mixes, whose Synthetic source has a Train split only)."""
     dirs = {
         "train": ("Train", "train"),
         "validation": ("Validation", "val"),
@@ -205,14 +210,14 @@ for _config, _kind in (("mcqu", SINGLE), ("mcqm", MULTI)):
     )
 for _source in ("Native", "Translated"):
     for _subset, _kind in (("mcqu", SINGLE), ("mcq", MULTI)):
-        _files = _medinjection_files(_source, _subset)
+        _files = medinjection_files(_source, _subset)
         _mcq(
             f"medinjfr_{_source.lower()}_{_subset}",
             "medinjfr",
             _kind,
             "medinj_eval.data.medinjection:parse_row",
-            "medinjection-fr",
-            hub_id=f"MedInjection-FR/{_source}",
+            MEDINJECTION_DIR,
+            hub_id=MEDINJECTION_HUB.format(source=_source),
             hub_files={s: f"{stems[0]}.json" for s, stems in _files.items()},
             split_files=_files,
             task_folder="medinjection_fr",
@@ -266,15 +271,15 @@ declare(
     )
 )
 for _source in ("Native", "Translated"):
-    _files = _medinjection_files(_source, "oeq")
+    _files = medinjection_files(_source, "oeq")
     declare(
         Benchmark(
             name=f"medinjfr_{_source.lower()}_oeq",
             family="medinjfr",
             answer_kind=OPEN,
             parser="medinj_eval.data.medinjection_oeq:parse_row",
-            local_dir="medinjection-fr",
-            hub_id=f"MedInjection-FR/{_source}",
+            local_dir=MEDINJECTION_DIR,
+            hub_id=MEDINJECTION_HUB.format(source=_source),
             hub_files={s: f"{stems[0]}.json" for s, stems in _files.items()},
             split_files=_files,
             fewshot_split=None,

@@ -19,8 +19,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.benchmarks import MEDINJECTION_DIR, MEDINJECTION_HUB, medinjection_files
 from medinj_eval.data.errors import DataValidationError
-from medinj_eval.data.files import read_records, resolve_data_dir
+from medinj_eval.data.files import find_split_file, read_records, resolve_data_dir
 from medinj_eval.hashing import json_sha256
 from medinj_eval.train import TrainingError
 
@@ -43,18 +44,18 @@ def training_rows(
     source: str, task_type: str, data_dir: str | Path | None
 ) -> tuple[list[dict[str, Any]], str]:
     """Raw ``Train`` rows of one source and task type, and where they came from."""
-    root = resolve_data_dir(data_dir, "medinjection-fr")
+    (stem,) = medinjection_files(source, task_type)["train"]
+    root = resolve_data_dir(data_dir, MEDINJECTION_DIR)
     if root is not None:
-        for suffix in (".json", ".jsonl", ".parquet"):
-            path = root / source / "Train" / task_type / f"{task_type}_train{suffix}"
-            if path.is_file():
-                return read_records(path), str(path)
-        return [], str(root / source / "Train" / task_type / f"{task_type}_train.json")
+        path = find_split_file(root, (stem,))
+        if path is not None:
+            return read_records(path), str(path)
+        return [], str(root / f"{stem}.json")
     from medinj_eval.data.hub import hub_rows
 
-    hub_file = f"Train/{task_type}/{task_type}_train.json"
-    rows = hub_rows(f"MedInjection-FR/{source}", data_files={"train": hub_file})["train"]
-    return rows, f"MedInjection-FR/{source}:{hub_file}"
+    hub_id, hub_file = MEDINJECTION_HUB.format(source=source), stem.split("/", 1)[1] + ".json"
+    rows = hub_rows(hub_id, data_files={"train": hub_file})["train"]
+    return rows, f"{hub_id}:{hub_file}"
 
 
 def to_example(row: dict[str, Any], origin: str, index: int, source: str, task_type: str):
