@@ -16,7 +16,7 @@ a plugin module imported before the tasks load) plus its sample items, then
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 # Answer kinds: how an item is answered and scored.
@@ -235,7 +235,7 @@ declare(
         task_folder="frbmedqa",
     )
 )
-declare(
+MEDIQAL_OEQ = declare(
     Benchmark(
         name="mediqal_oeq",
         family="mediqal",
@@ -251,20 +251,16 @@ declare(
         task_folder="mediqal",
     )
 )
+# EnMed's AbsQA: MediQAl oeq's rows, a seeded slice of them, demonstrations from the rest.
 declare(
-    Benchmark(
+    replace(
+        MEDIQAL_OEQ,
         name="enmed_absqa",
         family="enmed",
-        answer_kind=OPEN,
-        parser="medinj_eval.data.mediqal_oeq:parse_row",
-        local_dir="mediqal",
-        hub_id="ANR-MALADES/MediQAl",
-        hub_config="oeq",
-        split_files={"test": ("oeq/test",)},
         fewshot_split=UNEVALUATED,
         fewshot_seed=42,
         test_slice="medinj_eval.data.open_ended:enmed_absqa_slice",
-        question_types=True,
+        shots=(0, 3, 5),
         task_folder="enmed",
         grid="absqa",
         grid_metric=("judge_enmed-4dim", "judge_4dim"),

@@ -101,17 +101,24 @@ def test_compare_sees_the_nine_cells_with_enmed_statistics(compared, grid_runs):
 
 
 def test_the_leaderboard_lines_grid_cells_up_with_enmed_reported_rows(grid_runs, tmp_path):
+    """The base run submitted (every item metric recomputed, span tasks included), validated,
+    and shown on the site beside EnMed's reported rows under EnMed's cell names."""
     import shutil
-
-    from medinj_eval.leaderboard.site import build_site
 
     results = tmp_path / "results"
     shutil.copytree(REPO / "results" / "reported", results / "reported")
-    build_site(results, tmp_path / "site", runs=[str(grid_runs["lora1"])])
+    cli("leaderboard", "submit", str(grid_runs["base"]), "--model-id", "smollm2-grid",
+        "--results", str(results), "--allow-partial")  # fmt: skip
+    cli("leaderboard", "validate", "--results", str(results))
+    cli("leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "site"))
     rows = json.loads((tmp_path / "site" / "data.json").read_text())
     reported = {(r["task"], r["metric"]) for r in rows if r["kind"] == "reported"}
-    mine = {(r["task"], r["metric"]) for r in rows if r["kind"] == "run" and r["family"] == "enmed"}
-    for cell in ("extqa", "mcqa", "absqa"):
+    mine = {(r["task"], r["metric"]): r for r in rows if r["kind"] == "submission"}
+    for cell in ("mcqa", "extqa", "absqa"):
         for suffix in ("0shot", "3shot", "5shot", "mean"):
             key = next(k for k in reported if k[0] == f"enmed_{cell}_{suffix}")
-            assert key in mine
+            assert key in mine and mine[key]["family"] == "enmed"
+    logged = load_run(grid_runs["base"]).results["results"]["enmed_extqa_3shot"]
+    assert mine[("enmed_extqa_3shot", "token_f1")]["value"] == pytest.approx(
+        logged["token_f1,none"]
+    )

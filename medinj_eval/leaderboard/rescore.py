@@ -16,6 +16,7 @@ import numpy as np
 
 from medinj_eval.tasks.mcq import item_scores
 from medinj_eval.tasks.predictions import predicted_letters
+from medinj_eval.tasks.spans import span_scores
 
 
 def doc_hash(doc: dict[str, Any]) -> str:
@@ -26,10 +27,12 @@ def doc_hash(doc: dict[str, Any]) -> str:
 
 def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float | None]:
     """Item metrics from the sample's responses: MCQ letter sets, open-ended overlap scores,
-    or the cloze argmax."""
+    extracted passages, or the cloze argmax."""
     doc = sample["doc"]
     if "reference" in doc:
         return open_scores(sample, config)
+    if "answers" in doc:
+        return span_scores(str(sample["filtered_resps"][0]), doc["answers"])
     output_type = config.get("output_type", "generate_until")
     if "letters" in doc:
         parser = (config.get("metadata") or {}).get("parser", "strict")

@@ -19,13 +19,16 @@ def extracted_answer(output: str) -> str:
     return line.strip().removeprefix("Réponse :").removeprefix("Réponse:").strip()
 
 
+def span_scores(output: str, golds: list[str]) -> dict[str, float]:
+    """``token_f1`` and ``exact_match`` of one generated answer (the leaderboard's rescoring
+    calls this too)."""
+    answer = extracted_answer(output)
+    return {"token_f1": token_f1(answer, golds), "exact_match": span_exact_match(answer, golds)}
+
+
 class MedinjSpanTask(MedinjTask):
     """Generation task whose items are scored against gold passages of their context."""
 
     def process_results(self, doc: dict, results: list) -> dict[str, float]:
-        answer = extracted_answer(str(results[0]))
-        scores = {
-            "token_f1": token_f1(answer, doc["answers"]),
-            "exact_match": span_exact_match(answer, doc["answers"]),
-        }
+        scores = span_scores(str(results[0]), doc["answers"])
         return {k: v for k, v in scores.items() if k in self._metric_fn_list}
