@@ -124,3 +124,19 @@ def test_drbenchmark_int_label_schema(shared_data, tmp_path):
 def test_medinjection_list_and_string_answers(source):
     docs = load_benchmark(benchmark=f"medinjfr_{source.lower()}_mcq", data_dir=SAMPLE)["test"]
     assert all(1 <= len(d["gold"]) <= len(d["letters"]) for d in docs)
+
+
+def test_answer_order_variant_of_an_item_without_option_lines_names_file_and_row(tmp_path):
+    import shutil
+
+    from medinj_eval.data.errors import DataValidationError
+
+    root = tmp_path / "data"
+    shutil.copytree(SAMPLE, root)
+    path = root / "medinjection-fr" / "Native" / "Test" / "mcq" / "mcq_test.json"
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    rows[2]["messages"][1]["content"] = "Question sans ses options"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    assert len(load_benchmark(benchmark="medinjfr_native_mcq", data_dir=root)["test"]) == 9
+    with pytest.raises(DataValidationError, match=r"mcq_test\.json, row 2, field 'messages'"):
+        load_benchmark(benchmark="medinjfr_native_mcq", data_dir=root, perm=1)

@@ -126,7 +126,11 @@ def _need_option_texts(items: list[Any], bench: Benchmark) -> None:
     """Answer-order variants move option texts; an item whose texts are unknown cannot move."""
     for index, item in enumerate(items):
         if not all(item.options):
+            file, row = item.extra.get("origin", (bench.name, index))
             field = item.extra.get("options_field", "options")
             raise DataValidationError(
-                bench.name, index, field, f"option texts missing for {item.letters}"
+                file,
+                row,
+                field,
+                f"no option lines for {item.letters} (answer-order variants move them)",
             )

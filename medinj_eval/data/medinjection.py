@@ -37,7 +37,7 @@ def parse_row(row: dict[str, Any], file: str, index: int, bench: Benchmark) -> M
         multi=bench.multi,
         system=system,
         user_message=user,
-        extra={"options_field": "messages", "answer_field": "answer"},
+        extra={"options_field": "messages", "answer_field": "answer", "origin": (file, index)},
     )
 
 
