@@ -137,6 +137,6 @@ def test_answer_order_variant_of_an_item_without_option_lines_names_file_and_row
     rows = json.loads(path.read_text(encoding="utf-8"))
     rows[2]["messages"][1]["content"] = "Question sans ses options"
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    assert len(load_benchmark(benchmark="medinjfr_native_mcq", data_dir=root)["test"]) == 9
+    assert len(load_benchmark(benchmark="medinjfr_native_mcq", data_dir=root)["test"]) == 10
     with pytest.raises(DataValidationError, match=r"mcq_test\.json, row 2, field 'messages'"):
         load_benchmark(benchmark="medinjfr_native_mcq", data_dir=root, perm=1)

@@ -3,9 +3,13 @@
 Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...), and
 ``pretrained=default`` names the embedded default model. Constrained decoding goes through
 the hook of :mod:`medinj_eval.models.constrained`, shared with ``--model hf``, so both
-backends give the same outputs on every task. ``prefix_cache=true`` encodes a prompt
-shared by many log-likelihood requests once (multi-answer sets); log-probabilities then
-agree with ``hf`` to float rounding, not bit for bit. DoRA
+backends give the same outputs on every task. ``prefix_cache=true`` scores all the
+log-likelihood requests of a prompt (answer sets, option texts) in one forward pass over the
+prompt and the trie of their continuations (:mod:`medinj_eval.models.tree_scorer`); models
+whose attention implementation cannot take a custom 4D mask (flash, flex) encode the prompt
+once and score the continuations as a padded batch instead
+(:mod:`medinj_eval.models.prefix_cache`). Log-probabilities then agree with ``hf`` to float
+rounding, not bit for bit. DoRA
 adapters are merged into the base weights after loading (``merge_adapter=auto``):
 unmerged DoRA recomputes the weight norm at every forward and is several times slower.
 """
@@ -21,6 +25,7 @@ from lm_eval.models.huggingface import HFLM
 from medinj_eval.models.constrained import install_hf_hook
 from medinj_eval.models.default_model import resolve_pretrained
 from medinj_eval.models.prefix_cache import shared_prefix_loglikelihoods
+from medinj_eval.models.tree_scorer import MASKABLE, tree_loglikelihoods
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +52,23 @@ class MedinjHFLM(HFLM):
             self._model = self._model.merge_and_unload()
 
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
-        """With ``prefix_cache=true``, encode each shared context once (see prefix_cache.py)."""
+        """With ``prefix_cache=true``, score each shared context's continuations together."""
         if not self.prefix_cache or self.backend != "causal":
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
-        results = shared_prefix_loglikelihoods(
-            self.model,
-            requests,
-            self.device,
-            self.max_length,
-            batch_size=32,
+        common = dict(
             on_result=lambda req, ans: self.cache_hook.add_partial("loglikelihood", req, ans),
             disable_tqdm=disable_tqdm or self.rank != 0,
         )
+        attention = getattr(self.model.config, "_attn_implementation", None)
+        if attention in MASKABLE:
+            results = tree_loglikelihoods(
+                self.model, requests, self.device, self.max_length, **common
+            )
+        else:
+            log.info("attention %r takes no tree mask: shared-prefix batches instead", attention)
+            results = shared_prefix_loglikelihoods(
+                self.model, requests, self.device, self.max_length, batch_size=32, **common
+            )
         leftovers = [i for i, r in enumerate(results) if r is None]
         if leftovers:
             plain = super()._loglikelihood_tokens([requests[i] for i in leftovers], disable_tqdm)

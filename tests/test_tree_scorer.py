@@ -1,0 +1,91 @@
+"""The tree scorer: the trie and its mask (pure functions), and log-likelihoods that equal
+stock ``hf``'s request by request on real items."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from conftest import evaluate
+from hypothesis import given
+from hypothesis import strategies as st
+
+from medinj_eval.models.tree_scorer import build_trie, tree_mask, tree_positions
+
+CONTINUATIONS = st.lists(
+    st.lists(st.integers(0, 5), min_size=1, max_size=5), min_size=1, max_size=8
+)
+
+
+@given(CONTINUATIONS, st.integers(1, 4))
+def test_each_node_sees_the_context_its_ancestors_and_itself(conts, ctx):
+    trie = build_trie(conts)
+    mask = tree_mask(ctx, trie)
+    positions = tree_positions(ctx, trie)
+    for cont, path in zip(conts, trie.paths):
+        assert [trie.tokens[n] for n in path] == cont
+        for depth, node in enumerate(path, 1):
+            row = mask[ctx + node]
+            assert row[:ctx].all()
+            assert set(row[ctx:].nonzero().flatten().tolist()) == set(path[:depth])
+            assert positions[ctx + node] == ctx + depth - 1
+    assert torch.equal(mask[:ctx, :ctx], torch.tril(torch.ones(ctx, ctx, dtype=torch.bool)))
+    assert not mask[:ctx, ctx:].any()
+
+
+def test_shared_prefixes_share_nodes():
+    trie = build_trie([[1], [1, 2], [1, 2, 3], [1, 3]])
+    assert trie.tokens == [1, 2, 3, 3] and trie.parents == [-1, 0, 1, 0]
+
+
+def responses(results, task):
+    """Per item, (log-likelihood, is_greedy) of each request."""
+    return [s["filtered_resps"] for s in results["samples"][task]]
+
+
+def assert_same_loglikelihoods(task, default_model, **kw):
+    stock = evaluate("hf", f"pretrained={default_model}", [task], **kw)
+    tree = evaluate("medinj-hf", f"pretrained={default_model},prefix_cache=true", [task], **kw)
+    n = 0
+    for a, b in zip(responses(stock, task), responses(tree, task)):
+        assert len(a) == len(b)
+        for (ll_a, greedy_a), (ll_b, greedy_b) in zip(a, b):
+            assert abs(float(ll_a) - float(ll_b)) < 1e-4
+            assert bool(greedy_a) == bool(greedy_b)
+            n += 1
+    return n
+
+
+def test_real_frenchmedmcqa_items_equal_stock_hf(default_model, shared_data):
+    n = assert_same_loglikelihoods(
+        "frenchmedmcqa_loglik",
+        default_model,
+        limit=4,
+        metadata={"data_dir": str(shared_data)},
+        apply_chat_template=True,
+    )
+    assert n == 4 * 31
+
+
+def test_ten_options_1023_answer_sets_equal_stock_hf(default_model):
+    task = "medinj_fr_sample_medinjfr_native_mcq_loglik"
+    n = assert_same_loglikelihoods(task, default_model, samples={task: [9]})
+    assert n == 1023
+
+
+def test_attention_without_custom_masks_falls_back_with_a_log_line(
+    default_model, monkeypatch, caplog
+):
+    from medinj_eval.models import medinj_hf
+
+    task = "medinj_fr_sample_frenchmedmcqa_loglik"
+    tree = evaluate("medinj-hf", f"pretrained={default_model},prefix_cache=true", [task], limit=2)
+    monkeypatch.setattr(medinj_hf, "MASKABLE", ())
+    with caplog.at_level(logging.INFO, logger=medinj_hf.__name__):
+        plain = evaluate(
+            "medinj-hf", f"pretrained={default_model},prefix_cache=true", [task], limit=2
+        )
+    assert "takes no tree mask" in caplog.text
+    for a, b in zip(responses(tree, task), responses(plain, task)):
+        assert [float(ll) for ll, _ in a] == pytest.approx([float(ll) for ll, _ in b], abs=1e-4)
