@@ -2,7 +2,7 @@
 next to the YAML). The logic lives in ``medinj_eval``."""
 
 from medinj_eval.metrics.aggregate import mean_ignoring_none
-from medinj_eval.tasks.choices import doc_to_choice, doc_to_target
+from medinj_eval.tasks.choices import doc_to_choice, doc_to_target, option_target, option_texts
 from medinj_eval.tasks.datasets import load_benchmark
 from medinj_eval.tasks.mcq import MedinjMCQTask
 from medinj_eval.tasks.open_ended import MedinjOpenTask
@@ -16,4 +16,6 @@ __all__ = [
     "doc_to_target",
     "load_benchmark",
     "mean_ignoring_none",
+    "option_target",
+    "option_texts",
 ]

@@ -23,6 +23,8 @@ from types import MappingProxyType
 SINGLE, MULTI, CLOZE, OPEN, SPAN = "single", "multi", "cloze", "open", "span"
 MCQ_KINDS = (SINGLE, MULTI)
 MCQ_MODES = ("greedy", "constrained", "loglik")
+# EnMed's option-text scoring: single-answer benchmarks and FrenchMedMCQA.
+OPTION_TEXT = "optiontext"
 ANSWER_ORDERS = (1, 2)
 GRID_ROWS = ("mcqa", "extqa", "absqa")
 GRID_MCQ_MODE = "greedy"
@@ -151,7 +153,9 @@ def grid_cells() -> dict[str, tuple[str, int, Benchmark]]:
     return cells
 
 
-def _mcq(name: str, family: str, kind: str, parser: str, local_dir: str, **kw) -> Benchmark:
+def _mcq(
+    name: str, family: str, kind: str, parser: str, local_dir: str, option_texts=False, **kw
+) -> Benchmark:
     return declare(
         Benchmark(
             name=name,
@@ -159,7 +163,7 @@ def _mcq(name: str, family: str, kind: str, parser: str, local_dir: str, **kw) -
             answer_kind=kind,
             parser=parser,
             local_dir=local_dir,
-            modes=MCQ_MODES,
+            modes=MCQ_MODES + ((OPTION_TEXT,) if kind == SINGLE or option_texts else ()),
             answer_orders=ANSWER_ORDERS,
             task_folder=kw.pop("task_folder", family),
             **kw,
@@ -190,6 +194,7 @@ _mcq(
     "frenchmedmcqa",
     hub_id="qanastek/frenchmedmcqa",
     hub_revision="refs/convert/parquet",
+    option_texts=True,
     grid="mcqa",
     grid_metric=("em", "accuracy"),
 )

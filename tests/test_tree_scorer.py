@@ -89,3 +89,34 @@ def test_attention_without_custom_masks_falls_back_with_a_log_line(
     assert "takes no tree mask" in caplog.text
     for a, b in zip(responses(tree, task), responses(plain, task)):
         assert [float(ll) for ll, _ in a] == pytest.approx([float(ll) for ll, _ in b], abs=1e-4)
+
+
+def test_option_text_mode_equals_stock_hf_on_real_items(default_model, shared_data):
+    n = assert_same_loglikelihoods(
+        "frenchmedmcqa_optiontext",
+        default_model,
+        limit=4,
+        metadata={"data_dir": str(shared_data)},
+        apply_chat_template=True,
+    )
+    assert n == 4 * 5
+
+
+@pytest.mark.parametrize(
+    ("gold", "lls", "expected"),
+    [
+        # single gold B; B most likely, and per character too
+        (["B"], [-9.0, -1.0, -5.0], {"acc": 1.0, "acc_any": 1.0, "acc_norm": 1.0}),
+        # two golds: choosing one of them is right only for the _any count
+        (["A", "B"], [-9.0, -1.0, -5.0], {"acc": 0.0, "acc_any": 1.0}),
+        # A wins on the sum (-2), C per character (-3 / 10 chars against -2 / 1)
+        (["A"], [-2.0, -9.0, -3.0], {"acc": 1.0, "acc_norm": 0.0, "acc_norm_any": 0.0}),
+        (["C"], [-2.0, -9.0, -3.0], {"acc": 0.0, "acc_norm": 1.0}),
+    ],
+)
+def test_option_text_scores(gold, lls, expected):
+    from medinj_eval.tasks.mcq import option_text_scores
+
+    doc = {"letters": ["A", "B", "C"], "options": ["a", "bb", "cccccccccc"], "gold": gold}
+    scores = option_text_scores(doc, lls)
+    assert {k: scores[k] for k in expected} == expected

@@ -102,7 +102,7 @@ def _each(check: Callable[[Any, str, int], Any]) -> Callable[[Any, str, int], An
 
 
 def load_declared(
-    bench: Benchmark, data_dir: str | None = None, perm: int = 0
+    bench: Benchmark, data_dir: str | None = None, perm: int = 0, option_texts: bool = False
 ) -> datasets.DatasetDict:
     """The benchmark's DatasetDict: ``test`` (sliced when declared) and the few-shot pool as
     ``train``."""
@@ -114,7 +114,7 @@ def load_declared(
             splits["train"] = [item for item in splits["test"] if id(item) not in kept]
         splits["test"] = evaluated
     if bench.answer_kind in MCQ_KINDS:
-        if perm:
+        if perm or option_texts:
             _need_option_texts(splits["test"], bench)
         return to_dataset_dict(splits, perm)
     if bench.answer_kind == CLOZE:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from medinj_eval.tasks.mcq import item_scores
+from medinj_eval.tasks.mcq import item_scores, option_text_scores
 from medinj_eval.tasks.predictions import predicted_letters
 from medinj_eval.tasks.spans import span_scores
 
@@ -35,10 +35,13 @@ def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float |
         return span_scores(str(sample["filtered_resps"][0]), doc["answers"])
     output_type = config.get("output_type", "generate_until")
     if "letters" in doc:
-        parser = (config.get("metadata") or {}).get("parser", "strict")
-        return item_scores(
-            predicted_letters(doc, sample["filtered_resps"], output_type, parser), doc
+        meta = config.get("metadata") or {}
+        if meta.get("mode") == "optiontext":
+            return option_text_scores(doc, [float(r[0]) for r in sample["filtered_resps"]])
+        pred = predicted_letters(
+            doc, sample["filtered_resps"], output_type, meta.get("parser", "strict")
         )
+        return item_scores(pred, doc)
     lls = [float(r[0]) for r in sample["filtered_resps"]]
     return {"acc": float(int(np.argmax(lls)) == int(doc["gold"]))}
 

@@ -28,12 +28,13 @@ def _chosen(run: Run, task: str) -> dict[str, tuple[frozenset[str], dict[str, An
     """item id -> (chosen letters, doc, em) for one order."""
     config = (run.results.get("configs") or {}).get(task, {})
     output_type = config.get("output_type", "generate_until")
-    parser = (config.get("metadata") or {}).get("parser", "strict")
+    meta = config.get("metadata") or {}
+    parser, mode = meta.get("parser", "strict"), meta.get("mode")
     out = {}
     for row in run.samples[task]:
         doc = row["doc"]
-        pred = predicted_letters(doc, row["filtered_resps"], output_type, parser)
-        out[str(doc["id"])] = (pred, doc, float(row["em"]))
+        pred = predicted_letters(doc, row["filtered_resps"], output_type, parser, mode)
+        out[str(doc["id"])] = (pred, doc, float(row["em"] if "em" in row else row["acc"]))
     return out
 
 

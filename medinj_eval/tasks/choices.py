@@ -1,4 +1,5 @@
-"""Answer candidates of the log-likelihood mode."""
+"""Answer candidates of the log-likelihood modes (``loglik``: letters or answer sets;
+``optiontext``: the options' texts)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,13 @@ def doc_to_choice(doc: dict) -> list[str]:
 def doc_to_target(doc: dict) -> int:
     """Index of the gold answer among :func:`doc_to_choice`."""
     return doc_to_choice(doc).index(", ".join(sorted(doc["gold"])))
+
+
+def option_texts(doc: dict) -> list[str]:
+    """``optiontext`` mode: each option's text, in letter order."""
+    return list(doc["options"])
+
+
+def option_target(doc: dict) -> int:
+    """Index of the first gold option (lm-eval needs one; the task scores every gold)."""
+    return doc["letters"].index(sorted(doc["gold"])[0])

@@ -15,12 +15,14 @@ def load_benchmark(
     sample: bool = False,
     data_dir: str | Path | None = None,
     perm: int = 0,
+    option_texts: bool = False,
     **_: Any,
 ):
     """Load the declared ``benchmark`` from ``data_dir`` / ``$MEDINJ_DATA_DIR`` / the hub.
 
     ``sample: true`` (the ``medinj_fr_sample`` tasks) always reads the sample suite shipped
-    with the package, whatever data_dir says. Extra keys (``mode``, ``version`` from the
+    with the package, whatever data_dir says. ``option_texts: true`` (the ``optiontext``
+    mode) refuses items whose option texts are unknown. Extra keys (``mode``, ``version`` from the
     task metadata) are ignored.
     """
     from medinj_eval.data.declared import load_declared
@@ -28,7 +30,7 @@ def load_benchmark(
     bench = declared(benchmark)
     if sample:
         data_dir = sample_data_dir()
-    loaded = load_declared(bench, str(data_dir) if data_dir else None, perm)
+    loaded = load_declared(bench, str(data_dir) if data_dir else None, perm, option_texts)
     return with_item_keys(loaded, bench.name)
 
 

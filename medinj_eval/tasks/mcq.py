@@ -8,6 +8,10 @@
   structured outputs on ``vllm`` and ``medinj-api``; other backends are refused.
 * ``loglik``: highest log-probability among option letters (single) or among every
   non-empty answer set (multi).
+* ``optiontext``: highest log-probability of an option's *text* after the prompt (EnMed's
+  option scoring), and the same divided by the text's length in characters (``acc_norm``,
+  as lm-eval normalises). ``acc``: the chosen option is the item's only gold (an item with
+  several golds scores 0); ``acc_any``: it is one of the golds.
 
 ``metadata.parser`` is ``strict`` (default) or ``lenient`` (MediQAl "Réponse : X").
 """
@@ -26,9 +30,13 @@ from medinj_eval.models.backend_hooks import install_backend_hooks
 from medinj_eval.tasks.base import MedinjTask, register_item_metrics
 from medinj_eval.tasks.predictions import PARSERS, predicted_letters
 
-MODES = ("greedy", "constrained", "loglik")
+MODES = ("greedy", "constrained", "loglik", "optiontext")
 
 ITEM_METRICS = (
+    "acc",
+    "acc_any",
+    "acc_norm",
+    "acc_norm_any",
     "em",
     "hamming",
     "valid",
@@ -78,8 +86,12 @@ class MedinjMCQTask(MedinjTask):
         return gen
 
     def process_results(self, doc: dict, results: list) -> dict[str, float | None]:
-        pred = predicted_letters(doc, results, self.OUTPUT_TYPE, self.parser)
-        scores = item_scores(pred, doc)
+        if self.mode == "optiontext":
+            scores = option_text_scores(doc, [float(r[0]) for r in results])
+        else:
+            scores = item_scores(
+                predicted_letters(doc, results, self.OUTPUT_TYPE, self.parser), doc
+            )
         return {k: v for k, v in scores.items() if k in self._metric_fn_list}
 
 
@@ -89,3 +101,16 @@ def item_scores(pred: frozenset[str], doc: dict) -> dict[str, float | None]:
     hamming = hamming_score(pred, doc["gold"])
     split = split_by_question_type({"em": em, "hamming": hamming}, doc.get("question_type"))
     return {**split, "valid": is_valid(pred)}
+
+
+def option_text_scores(doc: dict, loglikelihoods: list[float]) -> dict[str, float]:
+    """``acc``/``acc_any`` of the option whose text is most likely, and ``acc_norm``/
+    ``acc_norm_any`` of the one most likely per character (log-likelihood / len(text))."""
+    gold = set(doc["gold"])
+    norm = [ll / max(len(text), 1) for ll, text in zip(loglikelihoods, doc["options"])]
+    scores = {}
+    for name, values in (("acc", loglikelihoods), ("acc_norm", norm)):
+        chosen = doc["letters"][max(range(len(values)), key=values.__getitem__)]
+        scores[name] = exact_match({chosen}, gold)
+        scores[f"{name}_any"] = 1.0 if chosen in gold else 0.0
+    return scores

@@ -21,14 +21,20 @@ PARSERS: dict[str, Callable[..., frozenset[str]]] = {
 
 
 def predicted_letters(
-    doc: dict[str, Any], responses: Sequence[Any], output_type: str, parser: str = "strict"
+    doc: dict[str, Any],
+    responses: Sequence[Any],
+    output_type: str,
+    parser: str = "strict",
+    mode: str | None = None,
 ) -> frozenset[str]:
-    """Letters chosen: the parsed generation, or the answer set of highest log-likelihood.
+    """Letters chosen: the parsed generation, or the candidate of highest log-likelihood
+    (an answer set, or in ``optiontext`` mode the letter of the most likely option text).
 
     ``responses`` is lm-eval's per-item result list: ``[text]`` for ``generate_until``,
     ``[(loglikelihood, is_greedy), ...]`` (one per choice) for ``multiple_choice``.
     """
     if output_type == "multiple_choice":
         lls = [float(r[0]) for r in responses]
-        return frozenset(doc_to_choice(doc)[int(np.argmax(lls))].split(", "))
+        choices = doc["letters"] if mode == "optiontext" else doc_to_choice(doc)
+        return frozenset(choices[int(np.argmax(lls))].split(", "))
     return PARSERS[parser](responses[0], doc["letters"], not doc["multi"])

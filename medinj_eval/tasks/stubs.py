@@ -36,6 +36,8 @@ def dump(data: dict[str, Any]) -> str:
 
 def _includes(bench: Benchmark, mode: str | None) -> list[str]:
     if bench.answer_kind in MCQ_KINDS:
+        if mode == "optiontext":
+            return ["../_mcq_template_yaml", "../_optiontext_yaml", "../_metrics_optiontext_yaml"]
         mode_file = "../_loglik_yaml" if mode == "loglik" else "../_generate_yaml"
         qtypes = "_qtypes" if bench.question_types else ""
         return ["../_mcq_template_yaml", mode_file, f"../_metrics_{bench.answer_kind}{qtypes}_yaml"]
@@ -50,6 +52,8 @@ def task_stub(
 ) -> dict[str, Any]:
     """One task: its templates, its data (benchmark, answer order, sample) and its shots."""
     stub: dict[str, Any] = {"include": _includes(bench, mode), "task": name}
+    if mode == "optiontext":
+        data["option_texts"] = True
     stub["dataset_kwargs"] = {"benchmark": bench.name, **{k: v for k, v in data.items() if v}}
     if shots:
         stub["num_fewshot"] = shots
@@ -62,10 +66,12 @@ def task_stub(
     return stub
 
 
-def group(name: str, tasks: list[str], weight_by_size: bool | None = None) -> dict[str, Any]:
+def group(
+    name: str, tasks: list[str], weight_by_size: bool | None = None, metric: str = "em"
+) -> dict[str, Any]:
     out: dict[str, Any] = {"group": name, "task": tasks}
     if weight_by_size is not None:
-        out["aggregate_metric_list"] = [{"metric": "em", "weight_by_size": weight_by_size}]
+        out["aggregate_metric_list"] = [{"metric": metric, "weight_by_size": weight_by_size}]
     out["metadata"] = dict(VERSION)
     return out
 
@@ -84,7 +90,8 @@ def benchmark_files(bench: Benchmark) -> dict[str, dict[str, Any]]:
             files[f"{folder}/{name}.yaml"] = task_stub(bench, name, mode, perm=perm)
         if bench.answer_orders:
             members = [base] + [f"{base}_perm{p}" for p in bench.answer_orders]
-            files[f"{folder}/{base}_pooled.yaml"] = group(f"{base}_pooled", members, True)
+            metric = "acc" if mode == "optiontext" else "em"
+            files[f"{folder}/{base}_pooled.yaml"] = group(f"{base}_pooled", members, True, metric)
         twin = SAMPLE_PREFIX + base
         files[f"{sample}/{twin}.yaml"] = task_stub(bench, twin, mode, sample=True)
     return files
@@ -102,8 +109,13 @@ def suite_files(benches: list[Benchmark]) -> dict[str, dict[str, Any]]:
     ):
         members: list[str] = []
         for mode in suite_modes:
-            members += _aggregate_groups(files, folder, prefix, mode, mcq)
-            members += [f"{prefix}{b.name}_{mode}" for b in mcq if b.family != "medinjfr"]
+            if mode != "optiontext":  # MedInjection-FR's aggregate is an EM of letter modes
+                members += _aggregate_groups(files, folder, prefix, mode, mcq)
+            members += [
+                f"{prefix}{b.name}_{mode}"
+                for b in mcq
+                if mode in b.modes and (b.family != "medinjfr" or mode == "optiontext")
+            ]
         members += [f"{prefix}{b.name}" for b in benches if b.answer_kind == CLOZE]
         files[f"{folder}/{folder}.yaml"] = group(folder, members)
     open_names = [b.name for b in benches if b.answer_kind == OPEN]
