@@ -3,7 +3,10 @@
 Cases on the embedded default model (run ``medinj-eval model prepare`` first):
 
 * multi-answer log-likelihood (2^n - 1 answer sets per item): ``prefix_cache=true``
-  encodes each prompt once instead of once per answer set;
+  scores each prompt's answer sets in one forward pass (the tree scorer);
+* ``tree``: on real FrenchMedMCQA test items (``../shared/data``, ``--real-limit`` items),
+  multi-answer log-likelihood and option-text scoring, and single-answer letter
+  log-likelihood on the sample suite, each ``hf`` against ``medinj-hf`` with the tree scorer;
 * a DoRA adapter (all seven projections, r 16): ``medinj-hf`` merges it into the base
   weights, ``hf`` runs it unmerged; prefix caching off, so only the merge differs
   (multi-answer tasks, at most ``--dora-limit`` items each: about 300 forward passes).
@@ -17,7 +20,7 @@ Prints wall time of each backend and the ratio stock / ours (above 1 = ours is f
 and checks that both chose the same answers. Whole commands are timed for the ``vllm`` and
 ``dp`` cases, model loading included (vLLM's engine start is part of its cost).
 
-    python benchmarks/bench_backends.py [--case prefix|dora|vllm|dp|all] [--limit N] [--repeat R]
+    python benchmarks/bench_backends.py [--case prefix|tree|dora|vllm|dp|all] [--limit N] [--repeat R]
 """
 
 from __future__ import annotations
@@ -46,15 +49,38 @@ CONSTRAINED = [
 VLLM_ARGS = "dtype=float32,enforce_eager=True,gpu_memory_utilization=0.3,max_model_len=2048"
 
 
-def timed(model: str, model_args: str, tasks: list[str], limit: int | None, repeat: int):
-    """Best wall time over ``repeat`` runs, and the item scores of the last run."""
+LOGLIK_SINGLE = [
+    "medinj_fr_sample_mediqal_mcqu_loglik",
+    "medinj_fr_sample_medinjfr_native_mcqu_loglik",
+    "medinj_fr_sample_medinjfr_translated_mcqu_loglik",
+]
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def timed(model: str, model_args: str, tasks: list[str], limit: int | None, repeat: int, **kw):
+    """Best wall time over ``repeat`` runs, and the items' picks (em or acc) of the last run."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        out = evaluate(model, model_args, tasks, limit=limit)
+        out = evaluate(model, model_args, tasks, limit=limit, **kw)
         best = min(best, time.perf_counter() - start)
-    ems = {t: [s["em"] for s in out["samples"][t]] for t in tasks}
-    return best, ems
+    picks = {t: [s.get("em", s.get("acc")) for s in out["samples"][t]] for t in tasks}
+    return best, picks
+
+
+def tree_case(base: str, real_limit: int, repeat: int) -> None:
+    """The tree scorer against stock ``hf`` on real FrenchMedMCQA items and sample items."""
+    real = {"metadata": {"data_dir": str(SHARED_DATA)}, "apply_chat_template": True}
+    for name, tasks, limit, kw in (
+        ("multi-answer loglik (real, tree)", ["frenchmedmcqa_loglik"], real_limit, real),
+        ("option text (real, tree)", ["frenchmedmcqa_optiontext"], real_limit, real),
+        ("letter loglik (sample, tree)", LOGLIK_SINGLE, None, {}),
+    ):
+        compare(
+            name,
+            timed("hf", base, tasks, limit, repeat, **kw),
+            timed("medinj-hf", f"{base},prefix_cache=true", tasks, limit, repeat, **kw),
+        )
 
 
 def dora_adapter(folder: str, base: str) -> str:
@@ -158,7 +184,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="items per task (default: all)")
     parser.add_argument("--dora-limit", type=int, default=5, help="items per task, DoRA case")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--case", choices=("prefix", "dora", "vllm", "dp", "all"), default="all")
+    parser.add_argument("--real-limit", type=int, default=100, help="real items, tree case")
+    parser.add_argument(
+        "--case", choices=("prefix", "tree", "dora", "vllm", "dp", "all"), default="all"
+    )
     args = parser.parse_args()
     from medinj_eval.models.default_model import model_dir
 
@@ -170,6 +199,8 @@ def main() -> None:
             timed("hf", base, LOGLIK_MULTI, args.limit, args.repeat),
             timed("medinj-hf", f"{base},prefix_cache=true", LOGLIK_MULTI, args.limit, args.repeat),
         )
+    if args.case in ("tree", "all"):
+        tree_case(base, args.real_limit, args.repeat)
     if args.case in ("dora", "all"):
         with tempfile.TemporaryDirectory() as tmp:
             peft = f"{base},peft={dora_adapter(tmp, str(model_dir()))}"
