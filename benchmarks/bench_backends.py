@@ -20,7 +20,7 @@ Prints wall time of each backend and the ratio stock / ours (above 1 = ours is f
 and checks that both chose the same answers. Whole commands are timed for the ``vllm`` and
 ``dp`` cases, model loading included (vLLM's engine start is part of its cost).
 
-    python benchmarks/bench_backends.py [--case prefix|tree|dora|vllm|dp|all] [--limit N] [--repeat R]
+    python benchmarks/bench_backends.py [--case prefix|tree|dora|vllm|dp|all] [--limit N]
 """
 
 from __future__ import annotations
