@@ -76,7 +76,7 @@ def test_stock_lm_eval_vllm_agrees_with_hf_on_the_sample_suite(vllm_bin, hf_samp
              "--output_path", str(tmp_path))  # fmt: skip
     figures = backend_agreement(load_run(hf_sample), load_run(tmp_path))
     report("sample suite, stock lm_eval --model vllm", figures)
-    assert len(figures) == 22  # 21 MCQ tasks (7 families x 3 modes) and FrBMedQA
+    assert len(figures) == 26  # 7 MCQ families x 3 modes, 4 option-text tasks, FrBMedQA
     for task, f in figures.items():
         if f["kind"] == "loglik":
             assert f["same_pick"] == 1.0, (task, f["differences"])
