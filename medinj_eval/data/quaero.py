@@ -55,14 +55,15 @@ _BRAT_ENTITY = re.compile(r"^(T\d+)\t(\S+) (\d+) (\d+)\t")
 def read_local(folder: Path | None, bench: Benchmark) -> dict[str, list]:
     """split -> [(origin, rows)] from the BRAT release, the hub's layout or the hub."""
     if folder is None:
-        return {
-            split: [(f"{bench.hub_id}/{config}:{split}", _with_config(rows, config))]
-            for config in CONFIGS
-            for split, rows in hub_rows(bench.hub_id, config, class_names=True).items()
-        }
+        found: dict[str, list] = {}
+        for config in CONFIGS:  # both configs feed every split, emea first
+            for split, rows in hub_rows(bench.hub_id, config, class_names=True).items():
+                origin = f"{bench.hub_id}/{config}:{split}"
+                found.setdefault(split, []).append((origin, _with_config(rows, config)))
+        return found
     if any((folder / "test").glob("*/*.ann")):
         return _brat_rows(folder)
-    found: dict[str, list] = {}
+    found = {}
     for config in CONFIGS:
         for split, stems in bench.split_files.items():
             path = find_split_file(folder / config, stems)

@@ -89,8 +89,7 @@ def tree_positions(context_length: int, trie: Trie) -> list[int]:
 def scored_rows(context_length: int, trie: Trie, path: list[int]) -> list[int]:
     """Rows whose logits predict each token of a continuation: the last context token for
     the first, then each token's parent node."""
-    previous = [context_length - 1] + [context_length + n for n in path[:-1]]
-    return previous
+    return [context_length - 1] + [context_length + n for n in path[:-1]]
 
 
 @dataclass
