@@ -34,6 +34,41 @@ def test_each_node_sees_the_context_its_ancestors_and_itself(conts, ctx):
     assert not mask[:ctx, ctx:].any()
 
 
+def plain_loglikelihood(model, ctx: list[int], cont: list[int]) -> tuple[float, bool]:
+    """One causal forward pass over context + continuation, as stock ``hf`` scores it."""
+    logits = model(torch.tensor([ctx + cont[:-1]])).logits[0, len(ctx) - 1 :]
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    target = torch.tensor(cont)
+    picked = logprobs.gather(1, target.unsqueeze(1)).sum()
+    return float(picked), bool((logprobs.argmax(dim=-1) == target).all())
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize(
+    "continuations",
+    [
+        [[330], [389], [356]],  # single tokens: no trie node, a plain causal batch
+        [[330], [330, 11, 389], [330, 11, 356], [389, 11, 356, 11, 423]],  # answer sets
+    ],
+    ids=["letters", "sets"],
+)
+def test_each_mask_kind_equals_one_pass_per_request(default_model, attention, continuations):
+    """sdpa takes a boolean mask, eager an additive one; letters need none. Two contexts of
+    different lengths share the batch, so padding is exercised too."""
+    from transformers import AutoModelForCausalLM
+
+    from medinj_eval.models.tree_scorer import tree_loglikelihoods
+
+    model = AutoModelForCausalLM.from_pretrained(default_model, attn_implementation=attention)
+    contexts = [[1, 4093, 314, 253, 3522, 30], [1, 1524, 28]]
+    requests = [(("c", "x"), ctx, cont) for ctx in contexts for cont in continuations]
+    tree = tree_loglikelihoods(model, requests, torch.device("cpu"), 2048, disable_tqdm=True)
+    for (_, ctx, cont), (ll, greedy) in zip(requests, tree):
+        ll_plain, greedy_plain = plain_loglikelihood(model, ctx, cont)
+        assert ll == pytest.approx(ll_plain, abs=1e-4)
+        assert greedy == greedy_plain
+
+
 def test_shared_prefixes_share_nodes():
     trie = build_trie([[1], [1, 2], [1, 2, 3], [1, 3]])
     assert trie.tokens == [1, 2, 3, 3] and trie.parents == [-1, 0, 1, 0]

@@ -1,16 +1,19 @@
 """Log-likelihoods of every continuation of a context in one forward pass (tree attention).
 
 The continuations of one context (the 31 answer sets of a five-option item, the option
-texts of an item) share the context and most of their prefixes ("A", "A, B", ...). They are
-laid out as a token trie after the context: one sequence = the context, then one position
-per trie node. A 4D attention mask lets each node see the context and its own ancestors
-only, and its position id is the context length plus its depth minus one, so every node's
-logits are those the model gives at that point of that continuation alone (the technique
-of speculative-decoding verifiers). Several contexts are packed into one batch, padded on
-the right. Same formula as ``HFLM._loglikelihood_tokens``: the sum of the continuation
-tokens' log-probabilities and whether greedy decoding produces them.
+texts of an item) share the context and most of their prefixes ("A", "A, B", ...). The
+tokens they feed the model (each continuation without its last token, which is only ever
+predicted) are laid out as a token trie after the context: one sequence = the context, then
+one position per trie node. A 4D attention mask lets each node see the context and its own
+ancestors only, and its position id is the context length plus its depth minus one, so every
+node's logits are those the model gives at that point of that continuation alone (the
+technique of speculative-decoding verifiers). Single-token continuations (answer letters)
+add no node: the batch is then plain causal. Several contexts are packed into one batch,
+padded on the right. Same formula as ``HFLM._loglikelihood_tokens``: the sum of the
+continuation tokens' log-probabilities and whether greedy decoding produces them.
 
-Attention implementations that take an additive 4D mask (``eager``, ``sdpa``) run it; others
+Attention implementations that take a custom 4D mask run it: ``sdpa`` a boolean one (any
+dtype, autocast included), ``eager`` an additive one in the model's dtype. Others
 (``flash_attention_*``, ``flex_attention``) cannot, and the caller falls back.
 """
 
@@ -86,41 +89,48 @@ def tree_positions(context_length: int, trie: Trie) -> list[int]:
     return list(range(context_length)) + [context_length + d - 1 for d in trie.depths]
 
 
-def scored_rows(context_length: int, trie: Trie, path: list[int]) -> list[int]:
-    """Rows whose logits predict each token of a continuation: the last context token for
-    the first, then each token's parent node."""
-    return [context_length - 1] + [context_length + n for n in path[:-1]]
+def scored_rows(context_length: int, path: list[int]) -> list[int]:
+    """Rows whose logits predict each token of a continuation whose input nodes are
+    ``path``: the last context token for the first token, then each input node."""
+    return [context_length - 1] + [context_length + n for n in path]
 
 
 @dataclass
 class Packed:
-    """One forward pass: padded inputs, additive mask, positions, and per request its rows
-    and targets."""
+    """One forward pass: padded inputs, the attention mask and positions (None when the batch
+    is plain causal), and per request its rows and targets."""
 
     input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    position_ids: torch.Tensor
+    attention_mask: torch.Tensor | None
+    position_ids: torch.Tensor | None
     rows: list[tuple[int, list[int], list[int]]]  # (batch row, logits rows, target tokens)
 
 
-def pack(groups: list[tuple[list[int], list[list[int]]]], dtype: torch.dtype) -> Packed:
-    """Contexts with their continuations -> one padded batch (one sequence per context)."""
+def pack(groups: list[tuple[list[int], list[list[int]]]], additive: torch.dtype | None) -> Packed:
+    """Contexts with their continuations -> one right-padded batch, one sequence per context.
+
+    The mask is boolean when ``additive`` is None, else additive in that dtype. Padding
+    follows every token that is read, so a batch without trie nodes needs no mask at all.
+    """
     seqs, masks, positions, rows = [], [], [], []
     for b, (ctx, conts) in enumerate(groups):
-        trie = build_trie(conts)
+        trie = build_trie([cont[:-1] for cont in conts])
         seqs.append(list(ctx) + trie.tokens)
         masks.append(tree_mask(len(ctx), trie))
         positions.append(tree_positions(len(ctx), trie))
         for cont, path in zip(conts, trie.paths):
-            rows.append((b, scored_rows(len(ctx), trie, path), list(cont)))
+            rows.append((b, scored_rows(len(ctx), path), list(cont)))
     width = max(len(s) for s in seqs)
-    blocked = torch.finfo(dtype).min
-    mask = torch.full((len(seqs), 1, width, width), blocked, dtype=dtype)
+    ids = torch.tensor([s + [0] * (width - len(s)) for s in seqs])
+    if all(len(s) == len(ctx) for s, (ctx, _) in zip(seqs, groups)):
+        return Packed(ids, None, None, rows)
+    mask = torch.ones((len(seqs), 1, width, width), dtype=torch.bool)  # padding rows: all
     for b, allowed in enumerate(masks):
         n = allowed.shape[0]
-        mask[b, 0, :n, :n] = torch.where(allowed, 0.0, blocked)
-        mask[b, 0, n:, :] = 0.0  # padding rows attend to everything: never read, never NaN
-    ids = torch.tensor([s + [0] * (width - len(s)) for s in seqs])
+        mask[b, 0, :n] = False
+        mask[b, 0, :n, :n] = allowed
+    if additive is not None:
+        mask = torch.zeros(mask.shape, dtype=additive).masked_fill(~mask, torch.finfo(additive).min)
     pos = torch.tensor([p + [0] * (width - len(p)) for p in positions])
     return Packed(ids, mask, pos, rows)
 
@@ -148,7 +158,7 @@ def tree_loglikelihoods(
             by_context[tuple(ctx)].append(index)
     groups = []
     for ctx, indices in by_context.items():
-        size = len(ctx) + len(build_trie([requests[i][2] for i in indices]).tokens)
+        size = len(ctx) + len(build_trie([requests[i][2][:-1] for i in indices]).tokens)
         if size <= max_length:
             groups.append((size, list(ctx), indices))
     groups.sort(key=lambda g: -g[0])
@@ -178,12 +188,11 @@ def _batches(groups, max_tokens: int):
 
 
 def _score(model, groups, device) -> list[Answer]:
-    dtype = next(model.parameters()).dtype
-    packed = pack(groups, dtype if dtype.is_floating_point else torch.float32)
+    packed = pack(groups, _additive_dtype(model))
+    optional = {"attention_mask": packed.attention_mask, "position_ids": packed.position_ids}
     logits = model(
         input_ids=packed.input_ids.to(device),
-        attention_mask=packed.attention_mask.to(device),
-        position_ids=packed.position_ids.to(device),
+        **{k: v.to(device) for k, v in optional.items() if v is not None},
     ).logits
     logprobs = F.log_softmax(logits.float(), dim=-1)
     answers = []
@@ -193,3 +202,11 @@ def _score(model, groups, device) -> list[Answer]:
         logp = picked.gather(1, target.unsqueeze(1)).squeeze(1)
         answers.append((float(logp.sum()), bool((picked.argmax(dim=-1) == target).all())))
     return answers
+
+
+def _additive_dtype(model) -> torch.dtype | None:
+    """None for ``sdpa`` (a boolean mask), else the model's floating dtype (``eager``)."""
+    if getattr(model.config, "_attn_implementation", None) == "sdpa":
+        return None
+    dtype = next(model.parameters()).dtype
+    return dtype if dtype.is_floating_point else torch.float32
