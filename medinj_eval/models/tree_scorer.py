@@ -19,6 +19,7 @@ dtype, autocast included), ``eager`` an additive one in the model's dtype. Other
 
 from __future__ import annotations
 
+import inspect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from tqdm import tqdm
 Request = tuple[tuple[str, str], list[int], list[int]]
 Answer = tuple[float, bool]
 MASKABLE = ("eager", "sdpa")
+# Padded positions per forward pass. On CPUs, batches past about a thousand positions get
+# slower per token (activations leave the caches); GPUs want large batches.
+BATCH_POSITIONS = {"cpu": 1024}
+GPU_BATCH_POSITIONS = 16384
 
 
 @dataclass(frozen=True)
@@ -141,15 +146,16 @@ def tree_loglikelihoods(
     requests: Sequence[Request],
     device: torch.device,
     max_length: int,
-    max_tokens: int = 4096,
+    max_tokens: int | None = None,
     on_result: Callable[[tuple[str, str], Answer], None] | None = None,
     disable_tqdm: bool = False,
 ) -> list[Answer | None]:
     """(sum log p(continuation | context), is_greedy) per request, in request order.
 
     Requests are grouped by context; groups are packed into batches of at most
-    ``max_tokens`` padded positions. A request whose context and trie exceed ``max_length``
-    (or with an empty context) gets ``None``: the caller scores it with the plain backend.
+    ``max_tokens`` padded positions (by default, by device type). A request whose context
+    and trie exceed ``max_length`` (or with an empty context) gets ``None``: the caller
+    scores it with the plain backend.
     """
     results: list[Answer | None] = [None] * len(requests)
     by_context: dict[tuple[int, ...], list[int]] = defaultdict(list)
@@ -162,6 +168,8 @@ def tree_loglikelihoods(
         if size <= max_length:
             groups.append((size, list(ctx), indices))
     groups.sort(key=lambda g: -g[0])
+    if max_tokens is None:
+        max_tokens = BATCH_POSITIONS.get(torch.device(device).type, GPU_BATCH_POSITIONS)
     bar = tqdm(total=len(requests), disable=disable_tqdm, desc="loglikelihood (tree)")
     for batch in _batches(groups, max_tokens):
         answers = _score(
@@ -189,19 +197,27 @@ def _batches(groups, max_tokens: int):
 
 def _score(model, groups, device) -> list[Answer]:
     packed = pack(groups, _additive_dtype(model))
-    optional = {"attention_mask": packed.attention_mask, "position_ids": packed.position_ids}
-    logits = model(
-        input_ids=packed.input_ids.to(device),
-        **{k: v.to(device) for k, v in optional.items() if v is not None},
-    ).logits
-    logprobs = F.log_softmax(logits.float(), dim=-1)
+    inputs = {"attention_mask": packed.attention_mask, "position_ids": packed.position_ids}
+    inputs = {k: v.to(device) for k, v in inputs.items() if v is not None}
+    read = sorted({row for _, rows, _ in packed.rows for row in rows})
+    if _keeps_logits(model):  # the vocabulary projection only where a token is predicted
+        inputs["logits_to_keep"] = torch.tensor(read, device=device)
+    logits = model(input_ids=packed.input_ids.to(device), **inputs).logits
+    column = dict(zip(read, range(len(read)))) if logits.shape[1] == len(read) else None
     answers = []
     for b, rows, targets in packed.rows:
-        picked = logprobs[b, rows]
+        picked = logits[b, [column[r] for r in rows] if column else rows]
+        logprobs = F.log_softmax(picked.float(), dim=-1)
         target = torch.tensor(targets, device=logprobs.device)
-        logp = picked.gather(1, target.unsqueeze(1)).squeeze(1)
-        answers.append((float(logp.sum()), bool((picked.argmax(dim=-1) == target).all())))
+        logp = logprobs.gather(1, target.unsqueeze(1)).squeeze(1)
+        answers.append((float(logp.sum()), bool((logprobs.argmax(dim=-1) == target).all())))
     return answers
+
+
+def _keeps_logits(model) -> bool:
+    """Whether the (base) model's forward takes ``logits_to_keep`` as a tensor of positions."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def _additive_dtype(model) -> torch.dtype | None:
