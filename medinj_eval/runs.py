@@ -160,11 +160,22 @@ def model_args(results: dict[str, Any]) -> dict[str, str]:
 
 
 def display_name(results: dict[str, Any], folder: Path) -> str:
-    """``model`` or ``model+adapter`` from the run's model args, else the folder name."""
+    """The model by name, never by path: the default model's name, a hub id, or a local
+    folder's name; ``+ adapter`` (the adapter folder's name) when there is one."""
+    from medinj_eval.models import default_model
+
     pairs = model_args(results)
-    model = Path(pairs.get("pretrained", "")).name
-    adapter = Path(pairs["peft"]).name if pairs.get("peft") else ""
-    return f"{model}+{adapter}" if model and adapter else model or folder.name
+    pretrained = pairs.get("pretrained") or pairs.get("model") or ""
+    if pretrained == "default" or (
+        pretrained and Path(pretrained).resolve() == default_model.model_dir().resolve()
+    ):
+        model = default_model.HUB_ID.rpartition("/")[2]
+    elif pretrained.startswith(("/", "~", ".")) or Path(pretrained).is_dir():
+        model = Path(pretrained).name
+    else:
+        model = pretrained or folder.name
+    adapter = pairs.get("peft") or pairs.get("lora_local_path")
+    return f"{model} + {Path(adapter).name}" if adapter else model
 
 
 def aligned(runs: list[Run], task: str, metric: str) -> tuple[list[str], list[list[float]]]:

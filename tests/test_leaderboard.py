@@ -17,7 +17,10 @@ import pytest
 from conftest import cli
 
 REPO = Path(__file__).resolve().parents[1]
-TASKS = "medinj_fr_sample_mediqal_mcqu_loglik,medinj_fr_sample_frenchmedmcqa_greedy"
+TASKS = (
+    "medinj_fr_sample_mediqal_mcqu_loglik,medinj_fr_sample_frenchmedmcqa_greedy,"
+    "medinj_fr_sample_frenchmedmcqa_constrained"
+)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -262,7 +265,7 @@ def served_site(results, run, tmp_path):
         server.wait(timeout=10)
 
 
-def test_site_sorts_filters_and_renders_in_chromium(served_site, tmp_path):
+def test_site_pivot_sorts_details_and_charts_in_chromium(served_site, tmp_path):
     if not Path(CHROMIUM).exists():
         message = "Debian's chromium is not installed (make test installs it as root)"
         if os.environ.get("CI"):
@@ -275,39 +278,89 @@ def test_site_sorts_filters_and_renders_in_chromium(served_site, tmp_path):
              "--disable-sync"]  # fmt: skip
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(served_site)
-        kinds = set(page.locator("#board tbody tr td:nth-child(2)").all_inner_texts())
-        assert {"reported", "submission", "run"} <= kinds
 
-        page.select_option("#family", "enmed")
-        families = page.locator("#board tbody tr td:nth-child(3)").all_inner_texts()
-        assert families and set(families) == {"enmed"}
-        page.select_option("#metric", "accuracy")
-        assert set(page.locator("#board tbody tr td:nth-child(5)").all_inner_texts()) == {
-            "accuracy"
-        }
+        def column(n: int) -> list[str]:
+            return page.locator(f"#pivot tbody tr td:nth-child({n})").all_inner_texts()
 
-        def values() -> list[float]:
-            return [float(v) for v in page.locator("#board tbody td.value").all_inner_texts()]
+        # one row per model: the run, the submission and the reported models side by side
+        models = dict(zip(column(1), column(2)))
+        assert models["SmolLM2-135M-Instruct"] == "run"  # the default model by name
+        assert models["smollm2-135m"] == "submission"
+        assert models["EnMed-Unified"] == models["QWEN-4B-NAT"] == "reported"
+        assert len(models) == len(column(1))
+        heads = page.locator("#pivot thead th").all_inner_texts()
+        for label in ("MedInjection-FR EM", "EnMed MCQA", "FrenchMedMCQA EMR", "FrBMedQA"):
+            assert any(h.startswith(label) for h in heads), (label, heads)
 
-        assert values() == sorted(values(), reverse=True)  # opens sorted by value, best first
-        page.click("th[data-key=value]")
-        assert values() == sorted(values()) and values()[0] < values()[-1]
-        assert page.locator("th[data-key=value]").get_attribute("aria-sort") == "ascending"
-        page.click("th[data-key=model]")
-        models = page.locator("#board tbody tr td:nth-child(1)").all_inner_texts()
-        assert models == sorted(models)
-        assert page.locator("#charts .chart").count() == 3 + 1  # MCQA 0/3/5-shot + its mean
+        # the run's FrenchMedMCQA EMR cell: value, standard error, items, partial and sample
+        emr = (
+            page.locator("#pivot thead th")
+            .all_inner_texts()
+            .index(next(h for h in heads if h.startswith("FrenchMedMCQA EMR")))
+        )
+        run_row = page.locator("#pivot tbody tr.run")
+        cell = run_row.locator(f"td:nth-child({emr + 1})").inner_text()
+        assert "\u00b1" in cell and "n = 6" in cell and "partial" in cell and "sample" in cell
 
+        def values(key: str) -> list[float]:
+            index = page.locator("#pivot thead th").evaluate_all(
+                f"ths => ths.findIndex(th => th.dataset.key === '{key}')"
+            )
+            texts = column(index + 1)
+            return [float(t.split()[0]) for t in texts if t.strip() != "\u2013"]
+
+        page.click("th[data-key=enmed_mcqa]")
+        best_first = values("enmed_mcqa")
+        assert len(best_first) == 8 and best_first == sorted(best_first, reverse=True)
+        assert column(1)[0] == "EnMed-AbsQA"  # 0.582, the reported best
+        page.click("th[data-key=enmed_mcqa]")
+        assert values("enmed_mcqa") == sorted(best_first)
+        assert page.locator("th[data-key=enmed_mcqa]").get_attribute("aria-sort") == "ascending"
+
+        page.select_option("#family", "medinjfr")  # MedInjection-FR's columns and models only
+        assert {h.split("\n")[0] for h in page.locator("#pivot thead th").all_inner_texts()} == {
+            "model", "kind", "MedInjection-FR EM", "MedInjection-FR OEQ judge",
+            "Mean of the MCQ headlines",
+        }  # fmt: skip
+        assert "EnMed-Unified" not in column(1) and "QWEN-4B-NAT" in column(1)
         page.select_option("#family", "")
-        page.select_option("#metric", "")
-        marked = page.locator("#board tbody tr td:nth-child(1)").all_inner_texts()
-        assert "smollm2-135m [partial]" in marked  # the --limit run is marked
+        page.uncheck("#kinds input[value=reported]")
+        assert set(column(2)) == {"run", "submission"}
+        page.check("#kinds input[value=reported]")
+
+        # details on demand: every task and metric of the run, variants grouped
+        page.click("#pivot tbody tr.run button.model")
+        details = page.locator("#details-table tbody").inner_text()
+        assert page.locator("#details").is_visible()
+        for task in TASKS.split(","):
+            assert task in details
+        assert "n_judged" not in details and "sample_len" not in details
+
+        # charts compare: two or more models each, axis from 0 to the metric's maximum
+        charts = page.locator("#charts .chart")
+        assert charts.count() >= 3
+        for i in range(charts.count()):
+            chart = charts.nth(i)
+            assert chart.locator("rect").count() >= 2
+            ticks = chart.locator("text[text-anchor=middle]").all_inner_texts()
+            scale = "5" if chart.get_attribute("data-key") == "enmed_absqa" else "1"
+            assert ticks == ["0", scale]
+        text = page.locator("body").inner_text()
+        assert str(REPO) not in text and "/tmp/" not in text and "__root__" not in text
+        html = page.content()  # the embedded data too: no path of this machine
+        assert str(tmp_path.parent) not in html and str(Path.home()) + "/" not in html
+        assert not errors
+        page.locator("#details").evaluate("node => node.hidden = true")
         shot = tmp_path / "leaderboard.png"
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    if os.environ.get("MEDINJ_SCREENSHOT"):  # where the README's picture is refreshed from
+        shutil.copy(shot, os.environ["MEDINJ_SCREENSHOT"])
 
 
 OPEN = "medinj_fr_sample_medinjfr_native_oeq"

@@ -4,16 +4,26 @@
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from medinj_eval.benchmarks import benchmark_of_task, families, grid_cells
 from medinj_eval.judge.aggregate import summarize
+from medinj_eval.leaderboard.pivot import (
+    SAMPLE_PREFIX,
+    columns,
+    is_count,
+    pivot,
+    scale_of,
+    task_parts,
+)
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
-from medinj_eval.leaderboard.submission import run_limit
+from medinj_eval.leaderboard.submission import run_limit, slug
 from medinj_eval.leaderboard.validate import validate_all
-from medinj_eval.runs import judge_records, load_run
+from medinj_eval.runs import judge_records, load_run, read_jsonl
 
 TEMPLATE = Path(__file__).resolve().parent / "site.html"
 GRID_FAMILY = "enmed"
@@ -35,7 +45,7 @@ def grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     has the three: they line up with EnMed's reported rows on the site."""
     cells = grid_cells()
     out: list[dict[str, Any]] = []
-    by_row: dict[tuple, list[float]] = {}
+    by_row: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         cell = cells.get(row["task"])
         if cell is None or cell[2].grid_metric is None or row["metric"] != cell[2].grid_metric[0]:
@@ -45,13 +55,15 @@ def grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         task = f"{GRID_FAMILY}_{grid_row}_{shots}shot"
         out.append({**row, "family": GRID_FAMILY, "task": task, "metric": metric})
         key = (row["model"], row["kind"], row["source"], row["partial"], grid_row, metric)
-        by_row.setdefault(key, []).append(row["value"])
-    for (model, kind, source, partial, grid_row, metric), values in by_row.items():
-        if len(values) == len(cells_of(grid_row)):
+        by_row.setdefault(key, []).append(row)
+    for (model, kind, source, partial, grid_row, metric), scored in by_row.items():
+        if len(scored) == len(cells_of(grid_row)):
+            # the three cells score the same items: their errors are not independent
             out.append(
                 {"model": model, "kind": kind, "family": GRID_FAMILY,
                  "task": f"{GRID_FAMILY}_{grid_row}_mean", "metric": metric,
-                 "value": sum(values) / len(values), "source": source, "partial": partial}
+                 "value": sum(r["value"] for r in scored) / len(scored), "stderr": None,
+                 "n": scored[0].get("n"), "source": source, "partial": partial}
             )  # fmt: skip
     return out
 
@@ -60,53 +72,102 @@ def cells_of(grid_row: str) -> list[str]:
     return [task for task, (row, _, _) in grid_cells().items() if row == grid_row]
 
 
+Scores = dict[str, dict[str, dict[str, Any]]]  # task -> metric -> value, stderr, n
+
+
 def _metric_rows(
-    model: str, kind: str, source: str, metrics_by_task, partial: bool = False
+    model: str, kind: str, source: str, scores: Scores, partial: bool = False
 ) -> list[dict[str, Any]]:
+    """Flat rows (one per task and metric); counts are left out: they are not scores."""
     return [
         {"model": model, "kind": kind, "family": family(task), "task": task, "metric": metric,
-         "value": float(value), "source": source, "partial": partial}
-        for task, metrics in sorted(metrics_by_task.items())
-        for metric, value in sorted(metrics.items())
-        if value is not None and value == value
+         "value": float(score["value"]), "stderr": score.get("stderr"), "n": score.get("n"),
+         "n_shot": score.get("n_shot"), "source": source, "partial": partial,
+         "sample": task.startswith(SAMPLE_PREFIX)}
+        for task, metrics in sorted(scores.items())
+        for metric, score in sorted(metrics.items())
+        if score["value"] is not None and score["value"] == score["value"] and not is_count(metric)
     ]  # fmt: skip
 
 
-def judge_metrics(judge: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    """``judge_<prompt>``: the mean verdict of each prompt (counts are not scores)."""
-    return {f"judge_{prompt}": entry["mean"] for prompt, entry in judge.items()}
+def judge_score(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean verdict over judged samples, its standard error s / sqrt(n), and n."""
+    summary = summarize(records)
+    scores = [r["score"] for r in records if r["score"] is not None]
+    se = statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else None
+    return {"value": summary["mean"], "stderr": se, "n": summary["n_judged"]}
 
 
 def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a local run (kind ``run``): its per-task metrics, stderr columns left out."""
+    """Rows of a local run (kind ``run``): every task and group of its results.json with
+    lm-eval's standard error and item count, and the judge's scores."""
     run = load_run(run_path, name)
-    metrics = {
-        task: {name: value for name, _, value in run.logged_metrics(task)} for task in run.tasks
-    }
+    logged = run.results.get("results") or {}
+    scores: Scores = {}
+    for task, values in logged.items():
+        n = values.get("sample_len") or (run.results.get("n-samples") or {}).get(task, {}).get(
+            "effective"
+        )
+        scores[task] = {
+            metric: {"value": value, "stderr": _number(values.get(f"{metric}_stderr,{filt}")),
+                     "n": n, "n_shot": run.n_shot(task)}
+            for metric, filt, value in run.logged_metrics(task)
+        }  # fmt: skip
     for prompt, by_task in judge_records(run).items():
         for task, records in by_task.items():
-            metrics[task][f"judge_{prompt}"] = summarize(records)["mean"]
+            judged = {**judge_score(records), "n_shot": run.n_shot(task)}
+            scores.setdefault(task, {})[f"judge_{prompt}"] = judged
     partial = run_limit(run) is not None
-    return _metric_rows(run.name, "run", str(run.path.parent), metrics, partial)
+    when = run.path.stem.removeprefix("results_")  # the run's time stamp, not its folder
+    return _metric_rows(run.name, "run", f"local run {when}", scores, partial)
+
+
+def submission_rows(manifest: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
+    """Rows of a validated submission: its recomputed metrics, each with the standard error
+    of the per-item scores in its samples, and its judge scores."""
+    scores: Scores = {}
+    for task, entry in manifest["tasks"].items():
+        samples = read_jsonl(folder / entry["samples"])
+        scores[task] = {
+            metric: {"value": value, "stderr": _item_stderr(samples, metric),
+                     "n": entry["n_samples"], "n_shot": entry.get("n_shot")}
+            for metric, value in entry["metrics"].items()
+        }  # fmt: skip
+        for prompt, judged in (entry.get("judge") or {}).items():
+            records = read_jsonl(folder / judged["records"])
+            judge = {**judge_score(records), "n_shot": entry.get("n_shot")}
+            scores[task][f"judge_{prompt}"] = judge
+    model_id = manifest["model_id"]
+    return _metric_rows(model_id, "submission", "results/", scores, manifest["partial"])
+
+
+def _item_stderr(samples: list[dict[str, Any]], metric: str) -> float | None:
+    """s / sqrt(n) of the per-item values of ``metric``, as lm-eval's mean aggregation."""
+    values = [s.get(metric) for s in samples]
+    if len(values) < 2 or not all(isinstance(v, (int, float)) for v in values):
+        return None
+    return statistics.stdev(values) / math.sqrt(len(values))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> Path:
-    """Validate results/, gather every row and write ``out/index.html`` and ``out/data.json``."""
+    """Validate results/, gather every row and write ``out/index.html`` and ``out/data.json``:
+    the rows, the pivot (models x headlines) and its columns."""
     rows = []
     for manifest in validate_all(results_dir):
-        metrics = {
-            task: {**entry["metrics"], **judge_metrics(entry.get("judge") or {})}
-            for task, entry in manifest["tasks"].items()
-        }
-        rows += _metric_rows(
-            manifest["model_id"], "submission", "results/", metrics, manifest["partial"]
-        )
+        rows += submission_rows(manifest, results_dir / slug(manifest["model_id"]))
     for run in runs or []:
         rows += run_rows(run)
     rows += grid_rows(rows)
     rows += load_reported(results_dir / REPORTED_DIR)
+    rows = [{**row, **task_parts(row["task"]), "scale": scale_of(row["metric"])} for row in rows]
     out.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(rows, ensure_ascii=False)
+    data = json.dumps(
+        {"rows": rows, "pivot": pivot(rows), "columns": columns()}, ensure_ascii=False
+    )
     (out / "data.json").write_text(data, encoding="utf-8")
     built = datetime.now(timezone.utc).isoformat(timespec="seconds")
     page = TEMPLATE.read_text(encoding="utf-8").replace("__BUILT__", built)

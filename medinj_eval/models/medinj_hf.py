@@ -51,6 +51,17 @@ class MedinjHFLM(HFLM):
             log.info("merging the PEFT adapter into the base weights")
             self._model = self._model.merge_and_unload()
 
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        """Identical requests (same prompt, same generation kwargs: two tasks sharing items)
+        are generated once; greedy decoding gives each the same answer."""
+        first: dict[str, int] = {}
+        unique = []
+        for request in requests:
+            if first.setdefault(repr(request.args), len(unique)) == len(unique):
+                unique.append(request)
+        answers = super().generate_until(unique, disable_tqdm)
+        return [answers[first[repr(request.args)]] for request in requests]
+
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """With ``prefix_cache=true``, score each shared context's continuations together."""
         if not self.prefix_cache or self.backend != "causal":

@@ -1,0 +1,204 @@
+"""The leaderboard's main view: one row per model, one column per benchmark headline.
+
+Each headline is the figure a paper puts in its main table (MedInjection-FR: aggregated
+constrained EM and the judge score on open-ended questions; EnMed: MCQA, ExtQA and AbsQA,
+means over 0/3/5 shots; FrenchMedMCQA: EMR and Hamming; MediQAl: EM; FrBMedQA: accuracy).
+A headline lists its sources in order: the reported rows' task name first, then the tasks
+of a run or submission that give the same figure. A source's parts are averaged as the
+paper does (MedInjection-FR: the unweighted mean of MCQ and MCQU); the tasks within a part
+are pooled, weighted by their item counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+SAMPLE_PREFIX = "medinj_fr_sample_"
+_COUNT = re.compile(r"(^|_)(n_\w+|n|sample_len|sample_count)$")
+_VARIANT = re.compile(r"_(\d+shot|perm\d+|pooled)$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One way to get a headline: ``metric`` of each part's tasks pooled, then the parts'
+    unweighted mean."""
+
+    metric: str
+    parts: tuple[tuple[str, ...], ...]
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(task for part in self.parts for task in part)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A column of the pivot; ``scale`` is the metric's maximum (1 for rates, 5 for a 1-5
+    judge scale); ``in_mean`` puts it in the aggregate column."""
+
+    key: str
+    label: str
+    family: str
+    sources: tuple[Source, ...]
+    scale: float = 1.0
+    in_mean: bool = False
+
+
+def _one(metric: str, *tasks: str) -> Source:
+    """A source of one part: ``tasks`` pooled."""
+    return Source(metric, (tasks,))
+
+
+def _medinjfr(mode: str, kind: str) -> tuple[str, ...]:
+    return (f"medinjfr_native_{kind}_{mode}", f"medinjfr_translated_{kind}_{mode}")
+
+
+HEADLINES: tuple[Headline, ...] = (
+    Headline("medinjfr_em", "MedInjection-FR EM (constrained, MCQ+MCQU)", "medinjfr",
+             (_one("em", "medinjfr_constrained_em"),
+              Source("em", (_medinjfr("constrained", "mcqu"), _medinjfr("constrained", "mcq")))),
+             in_mean=True),
+    Headline("medinjfr_judge", "MedInjection-FR OEQ judge (binary)", "medinjfr",
+             (_one("judge_binary", "medinjfr_oeq_judge"),
+              _one("judge_medinjection-binary", "medinjfr_native_oeq", "medinjfr_translated_oeq"))),
+    Headline("enmed_mcqa", "EnMed MCQA (mean 0/3/5-shot)", "enmed",
+             (_one("accuracy", "enmed_mcqa_mean"),)),
+    Headline("enmed_extqa", "EnMed ExtQA token F1 (mean 0/3/5-shot)", "enmed",
+             (_one("token_f1", "enmed_extqa_mean"),)),
+    Headline("enmed_absqa", "EnMed AbsQA judge 1-5 (mean 0/3/5-shot)", "enmed",
+             (_one("judge_4dim", "enmed_absqa_mean"),), scale=5.0),
+    Headline("frenchmedmcqa_emr", "FrenchMedMCQA EMR (constrained)", "frenchmedmcqa",
+             (_one("em", "frenchmedmcqa_constrained"),), in_mean=True),
+    Headline("frenchmedmcqa_hamming", "FrenchMedMCQA Hamming (constrained)", "frenchmedmcqa",
+             (_one("hamming", "frenchmedmcqa_constrained"),)),
+    Headline("mediqal_em", "MediQAl EM (constrained, MCQU+MCQM)", "mediqal",
+             (_one("em", "mediqal_mcqu_constrained", "mediqal_mcqm_constrained"),),
+             in_mean=True),
+    Headline("frbmedqa_acc", "FrBMedQA accuracy", "frbmedqa", (_one("acc", "frbmedqa"),),
+             in_mean=True),
+)  # fmt: skip
+MEAN_KEY = "mean_em"
+MEAN_LABEL = "Mean of the MCQ headlines"
+
+
+def is_count(metric: str) -> bool:
+    """Counts (``judge_x_n_judged``, ``n_missing``, ``sample_len``) are never scores."""
+    return bool(_COUNT.search(metric))
+
+
+def base_task(task: str) -> str:
+    """The task name without the sample suite's prefix."""
+    return task.removeprefix(SAMPLE_PREFIX)
+
+
+def task_parts(task: str) -> dict[str, str]:
+    """``group``: the task without the sample prefix and its variant suffix; ``variant``:
+    the shot count or answer order (``0shot``, ``3shot``, ``perm1``, ``pooled``)."""
+    name = base_task(task)
+    match = _VARIANT.search(name)
+    if match is None:
+        return {"group": name, "variant": "0shot"}
+    return {"group": name[: match.start()], "variant": match.group(1)}
+
+
+@cache
+def scale_of(metric: str) -> float:
+    """The metric's maximum: a headline's declared scale, a shipped judge prompt's highest
+    verdict (``judge_<prompt>``), else 1 (rates)."""
+    from medinj_eval.judge.prompts import builtin_prompts, load_prompt
+
+    for headline in HEADLINES:
+        if any(source.metric == metric for source in headline.sources):
+            return headline.scale
+    prompt = metric.removeprefix("judge_")
+    if metric.startswith("judge_") and prompt in builtin_prompts():
+        return float(load_prompt(prompt).verdict.maximum)
+    return 1.0
+
+
+def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Item-weighted mean of rows of one metric, with its standard error
+    sqrt(sum n_i^2 se_i^2) / sum n_i (independent item sets) when every row has n and se."""
+    if len(rows) == 1:
+        return {"value": rows[0]["value"], "stderr": rows[0].get("stderr"), "n": rows[0].get("n")}
+    counts = [r.get("n") for r in rows]
+    errors = [r.get("stderr") for r in rows]
+    if not all(counts):
+        return {"value": sum(r["value"] for r in rows) / len(rows), "stderr": None, "n": None}
+    total = sum(counts)
+    se = None
+    if all(e is not None for e in errors):
+        se = math.sqrt(sum((n * e) ** 2 for n, e in zip(counts, errors))) / total
+    return {"value": sum(r["value"] * n for r, n in zip(rows, counts)) / total, "stderr": se,
+            "n": total}  # fmt: skip
+
+
+def averaged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Unweighted mean of the parts, standard error sqrt(sum se_p^2) / P."""
+    if len(parts) == 1:
+        return parts[0]
+    errors = [p["stderr"] for p in parts]
+    counts = [p["n"] for p in parts]
+    return {
+        "value": sum(p["value"] for p in parts) / len(parts),
+        "stderr": math.sqrt(sum(e**2 for e in errors)) / len(parts) if None not in errors else None,
+        "n": sum(counts) if None not in counts else None,
+    }
+
+
+def headline_cell(headline: Headline, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The headline of one model's rows: its first source whose tasks are all there."""
+    for source in headline.sources:
+        found = {
+            base_task(r["task"]): r
+            for r in rows
+            if r["metric"] == source.metric and base_task(r["task"]) in source.tasks
+        }
+        if found and all(task in found for task in source.tasks):
+            used = [found[task] for task in source.tasks]
+            cell = averaged([pooled([found[t] for t in part]) for part in source.parts])
+            return {
+                **cell,
+                "partial": any(r.get("partial") for r in used),
+                "sample": any(r.get("sample") for r in used),
+                "tasks": [r["task"] for r in used],
+            }
+    return None
+
+
+def model_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (row["model"], row["kind"], row.get("source") or "")
+
+
+def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per model (name, kind, source): its headline cells and the aggregate."""
+    by_model: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_model.setdefault(model_key(row), []).append(row)
+    out = []
+    for (model, kind, source), own in by_model.items():
+        cells = {h.key: c for h in HEADLINES if (c := headline_cell(h, own)) is not None}
+        in_mean = [cells.get(h.key) for h in HEADLINES if h.in_mean]
+        if all(in_mean):  # over every MCQ headline or none: no mean of different columns
+            cells[MEAN_KEY] = {
+                "value": sum(c["value"] for c in in_mean) / len(in_mean),
+                "stderr": None,
+                "n": None,
+                "partial": any(c["partial"] for c in in_mean),
+                "sample": any(c["sample"] for c in in_mean),
+                "tasks": [t for c in in_mean for t in c["tasks"]],
+            }
+        out.append({"model": model, "kind": kind, "source": source, "cells": cells})
+    return out
+
+
+def columns() -> list[dict[str, Any]]:
+    """The pivot's columns for the page: key, label, family and scale."""
+    cols = [
+        {"key": h.key, "label": h.label, "family": h.family, "scale": h.scale} for h in HEADLINES
+    ]
+    return cols + [{"key": MEAN_KEY, "label": MEAN_LABEL, "family": "", "scale": 1.0}]
