@@ -45,7 +45,7 @@ DEMO_ARGS = [
     "medinj_fr_sample,medinj_fr_sample_open",
     "--apply_chat_template",
     "--batch_size",
-    "8",
+    "64",
 ]
 
 

@@ -148,16 +148,24 @@ def _abort_message(backend: Any, counters: Counters, config: JudgeConfig) -> str
 async def obtain_replies(
     requests: list[Request], config: JudgeConfig
 ) -> tuple[list[Outcome], Counters]:
-    """Cached replies, then the missing ones from the backend, ``concurrency`` at a time."""
+    """Cached replies, then the missing ones from the backend, ``concurrency`` at a time;
+    identical requests (two tasks sharing items) are sent once and count as cached."""
     counters = Counters()
     outcomes: list[Outcome | None] = [None] * len(requests)
-    todo = []
+    todo: list[int] = []
+    copies: dict[int, list[int]] = {}  # first request -> later requests with its key
+    first: dict[str, int] = {}
     for i, request in enumerate(requests):
         hit = config.cache.get(request.key)
         if hit is not None:
             outcomes[i] = Outcome(Reply(*hit))
             counters.cached += 1
+        elif request.key in first:
+            copies[first[request.key]].append(i)
+            counters.cached += 1
         else:
+            first[request.key] = i
+            copies[i] = []
             todo.append(i)
     semaphore = asyncio.Semaphore(max(1, config.concurrency))
     rng = random.Random(config.seed)
@@ -168,6 +176,8 @@ async def obtain_replies(
     async def one(i: int) -> None:
         async with semaphore:
             outcomes[i] = await _call(requests[i], config, counters, rng)
+            for j in copies[i]:
+                outcomes[j] = outcomes[i]
             bar.update(1)
 
     tasks = [asyncio.create_task(one(i)) for i in todo]

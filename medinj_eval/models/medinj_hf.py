@@ -3,7 +3,9 @@
 Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...), and
 ``pretrained=default`` names the embedded default model. Constrained decoding goes through
 the hook of :mod:`medinj_eval.models.constrained`, shared with ``--model hf``, so both
-backends give the same outputs on every task. ``prefix_cache=true`` scores all the
+backends give the same outputs on every task. Plain greedy generation
+(open-ended answers, unconstrained letters) sheds each row of a batch as soon as it ends.
+``prefix_cache=true`` scores all the
 log-likelihood requests of a prompt (answer sets, option texts) in one forward pass over the
 prompt and the trie of their continuations (:mod:`medinj_eval.models.tree_scorer`); models
 whose attention implementation cannot take a custom 4D mask (flash, flex) encode the prompt
@@ -19,11 +21,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import torch
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from medinj_eval.models.constrained import install_hf_hook
+from medinj_eval.models.answer_language import pop_language
+from medinj_eval.models.constrained import install_hf_hook, letter_processor
 from medinj_eval.models.default_model import resolve_pretrained
+from medinj_eval.models.greedy import plain_greedy, shrinking_greedy
+from medinj_eval.models.next_token import NextTokenLogits, prompt_logits
 from medinj_eval.models.prefix_cache import shared_prefix_loglikelihoods
 from medinj_eval.models.tree_scorer import MASKABLE, tree_loglikelihoods
 
@@ -47,6 +53,7 @@ class MedinjHFLM(HFLM):
         super().__init__(pretrained=pretrained, **kwargs)
         adopt_accelerate_ranks(self)
         self.prefix_cache = str(prefix_cache).lower() in ("true", "1", "yes")
+        self.next_logits = NextTokenLogits() if self.prefix_cache else None
         if kwargs.get("peft") and _should_merge(self._model, str(merge_adapter)):
             log.info("merging the PEFT adapter into the base weights")
             self._model = self._model.merge_and_unload()
@@ -62,6 +69,44 @@ class MedinjHFLM(HFLM):
         answers = super().generate_until(unique, disable_tqdm)
         return [answers[first[repr(request.args)]] for request in requests]
 
+    def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
+        """Plain greedy requests (no constraint, no sampling) decode in a batch that sheds
+        its finished rows (:mod:`medinj_eval.models.greedy`); with ``prefix_cache=true``, a
+        one-token constrained answer (a single-answer letter) reads the prompt's known
+        next-token logits. Other requests take lm-eval's path."""
+        attention_mask = generation_kwargs.get("attention_mask")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(context)
+        one_token = max_length - context.shape[1] == 1
+        language = pop_language(dict(generation_kwargs))  # a look: the hook pops it itself
+        if self.backend != "causal" or generation_kwargs.get("do_sample"):
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        if language is not None and one_token and self.next_logits is not None:
+            with self._autocast():
+                logits = prompt_logits(self.model, context, attention_mask, self.next_logits)
+            processor = letter_processor(self.tokenizer, self.model, context.shape[1], language)
+            tokens = processor(context, logits).argmax(dim=-1)
+            return torch.cat([context, tokens[:, None]], dim=1)
+        if (
+            generation_kwargs.get("temperature")
+            or set(generation_kwargs) - {"attention_mask", "do_sample", "temperature"}
+            or not plain_greedy(self.model.generation_config)
+        ):
+            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+        with self._autocast():
+            return shrinking_greedy(
+                self.model, self.tokenizer, context, attention_mask, max_length, stop,
+                self.tokenizer.pad_token_id, self.next_logits,
+            )  # fmt: skip
+
+    def _autocast(self):
+        """lm-eval's mixed-precision setting, as its own generation applies it."""
+        return torch.autocast(
+            device_type=self.device.type,
+            dtype=self.mixed_precision_dtype,
+            enabled=self.mixed_precision_dtype is not None,
+        )
+
     def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """With ``prefix_cache=true``, score each shared context's continuations together."""
         if not self.prefix_cache or self.backend != "causal":
@@ -73,7 +118,7 @@ class MedinjHFLM(HFLM):
         attention = getattr(self.model.config, "_attn_implementation", None)
         if attention in MASKABLE:
             results = tree_loglikelihoods(
-                self.model, requests, self.device, self.max_length, **common
+                self.model, requests, self.device, self.max_length, memo=self.next_logits, **common
             )
         else:
             log.info("attention %r takes no tree mask: shared-prefix batches instead", attention)

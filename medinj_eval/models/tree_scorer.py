@@ -19,7 +19,6 @@ dtype, autocast included), ``eager`` an additive one in the model's dtype. Other
 
 from __future__ import annotations
 
-import inspect
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+from medinj_eval.models.next_token import NextTokenLogits, keeps_logits
 
 Request = tuple[tuple[str, str], list[int], list[int]]
 Answer = tuple[float, bool]
@@ -149,37 +150,48 @@ def tree_loglikelihoods(
     max_tokens: int | None = None,
     on_result: Callable[[tuple[str, str], Answer], None] | None = None,
     disable_tqdm: bool = False,
+    memo: NextTokenLogits | None = None,
 ) -> list[Answer | None]:
     """(sum log p(continuation | context), is_greedy) per request, in request order.
 
     Requests are grouped by context; groups are packed into batches of at most
     ``max_tokens`` padded positions (by default, by device type). A request whose context
     and trie exceed ``max_length`` (or with an empty context) gets ``None``: the caller
-    scores it with the plain backend.
+    scores it with the plain backend. With ``memo``, every context's next-token logits are
+    kept, and single-token continuations of a known context take no forward pass.
     """
     results: list[Answer | None] = [None] * len(requests)
+    memo = memo if memo is not None else NextTokenLogits(capacity=0)
     by_context: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for index, (_, ctx, cont) in enumerate(requests):
         if ctx and cont:
             by_context[tuple(ctx)].append(index)
+    bar = tqdm(total=len(requests), disable=disable_tqdm, desc="loglikelihood (tree)")
+
+    def deliver(indices: list[int], answers: list[Answer]) -> None:
+        for index, answer in zip(indices, answers):
+            results[index] = answer
+            if on_result is not None:
+                on_result(requests[index][0], answer)
+        bar.update(len(indices))
+
     groups = []
     for ctx, indices in by_context.items():
+        known = memo.get(ctx)
+        if known is not None and all(len(requests[i][2]) == 1 for i in indices):
+            deliver(indices, _from_logits(known, [requests[i][2] for i in indices]))
+            continue
         size = len(ctx) + len(build_trie([requests[i][2][:-1] for i in indices]).tokens)
         if size <= max_length:
             groups.append((size, list(ctx), indices))
     groups.sort(key=lambda g: -g[0])
     if max_tokens is None:
         max_tokens = BATCH_POSITIONS.get(torch.device(device).type, GPU_BATCH_POSITIONS)
-    bar = tqdm(total=len(requests), disable=disable_tqdm, desc="loglikelihood (tree)")
     for batch in _batches(groups, max_tokens):
         answers = _score(
-            model, [(ctx, [requests[i][2] for i in idx]) for _, ctx, idx in batch], device
+            model, [(ctx, [requests[i][2] for i in idx]) for _, ctx, idx in batch], device, memo
         )
-        for index, answer in zip([i for _, _, idx in batch for i in idx], answers):
-            results[index] = answer
-            if on_result is not None:
-                on_result(requests[index][0], answer)
-        bar.update(sum(len(idx) for _, _, idx in batch))
+        deliver([i for _, _, idx in batch for i in idx], answers)
     bar.close()
     return results
 
@@ -195,15 +207,24 @@ def _batches(groups, max_tokens: int):
         yield batch
 
 
-def _score(model, groups, device) -> list[Answer]:
+def _from_logits(logits: torch.Tensor, continuations: list[list[int]]) -> list[Answer]:
+    """Answers of single-token continuations from the context's next-token logits."""
+    logprobs = F.log_softmax(logits.float(), dim=-1)
+    best = int(logprobs.argmax())
+    return [(float(logprobs[c[0]]), c[0] == best) for c in continuations]
+
+
+def _score(model, groups, device, memo: NextTokenLogits) -> list[Answer]:
     packed = pack(groups, _additive_dtype(model))
     inputs = {"attention_mask": packed.attention_mask, "position_ids": packed.position_ids}
     inputs = {k: v.to(device) for k, v in inputs.items() if v is not None}
     read = sorted({row for _, rows, _ in packed.rows for row in rows})
-    if _keeps_logits(model):  # the vocabulary projection only where a token is predicted
+    if keeps_logits(model):  # the vocabulary projection only where a token is predicted
         inputs["logits_to_keep"] = torch.tensor(read, device=device)
     logits = model(input_ids=packed.input_ids.to(device), **inputs).logits
     column = dict(zip(read, range(len(read)))) if logits.shape[1] == len(read) else None
+    for b, (ctx, _) in enumerate(groups):
+        memo.put(ctx, logits[b, column[len(ctx) - 1] if column else len(ctx) - 1])
     answers = []
     for b, rows, targets in packed.rows:
         picked = logits[b, [column[r] for r in rows] if column else rows]
@@ -212,12 +233,6 @@ def _score(model, groups, device) -> list[Answer]:
         logp = logprobs.gather(1, target.unsqueeze(1)).squeeze(1)
         answers.append((float(logp.sum()), bool((logprobs.argmax(dim=-1) == target).all())))
     return answers
-
-
-def _keeps_logits(model) -> bool:
-    """Whether the (base) model's forward takes ``logits_to_keep`` as a tensor of positions."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def _additive_dtype(model) -> torch.dtype | None:
