@@ -69,6 +69,37 @@ def test_each_mask_kind_equals_one_pass_per_request(default_model, attention, co
         assert greedy == greedy_plain
 
 
+@pytest.mark.parametrize(("attention", "tolerance"), [("eager", 1e-3), ("sdpa", 0.25)])
+@pytest.mark.parametrize("precision", ["bf16 weights", "bf16 autocast"])
+def test_bf16_runs_each_mask_kind(default_model, attention, tolerance, precision):
+    """In bfloat16 (weights, or float32 weights under autocast, as lm-eval's mixed precision
+    runs) the boolean and additive masks work. Eager attention gives the per-request passes'
+    figures; sdpa with a mask takes another kernel than its causal path, whose bfloat16
+    rounding differs by up to a few tenths of a nat on these sums."""
+    import contextlib
+
+    from transformers import AutoModelForCausalLM
+
+    from medinj_eval.models.tree_scorer import tree_loglikelihoods
+
+    dtype = torch.bfloat16 if precision == "bf16 weights" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(
+        default_model, attn_implementation=attention, dtype=dtype
+    )
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16)
+        if precision == "bf16 autocast"
+        else contextlib.nullcontext()
+    )
+    contexts = [[1, 4093, 314, 253, 3522, 30], [1, 1524, 28]]
+    continuations = [[330], [330, 11, 389], [330, 11, 356], [389, 11, 356, 11, 423]]
+    requests = [(("c", "x"), ctx, cont) for ctx in contexts for cont in continuations]
+    with autocast, torch.no_grad():
+        tree = tree_loglikelihoods(model, requests, torch.device("cpu"), 2048, disable_tqdm=True)
+        plain = [plain_loglikelihood(model, ctx, cont)[0] for _, ctx, cont in requests]
+    assert [ll for ll, _ in tree] == pytest.approx(plain, abs=tolerance)
+
+
 def test_shared_prefixes_share_nodes():
     trie = build_trie([[1], [1, 2], [1, 2, 3], [1, 3]])
     assert trie.tokens == [1, 2, 3, 3] and trie.parents == [-1, 0, 1, 0]
