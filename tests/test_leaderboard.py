@@ -416,9 +416,12 @@ def test_open_ended_tasks_and_judge_scores_are_submitted_and_recomputed(judged_r
     assert manifest["partial"] is False
     site = judged_results.parent / "site"
     cli("leaderboard", "build", "--results", str(judged_results), "--out", str(site))
-    rows = json.loads((site / "data.json").read_text())
-    ours = {(r["task"], r["metric"]) for r in rows if r["model"] == "open"}
-    assert (OPEN, "judge_medinjection-binary") in ours and (OPEN, "bleu") in ours
+    rows = json.loads((site / "data.json").read_text())["rows"]
+    ours = {(r["task"], r["metric"]): r for r in rows if r["model"] == "open"}
+    assert (OPEN, "bleu") in ours
+    judged = ours[(OPEN, "judge_medinjection-binary")]
+    assert judged["n"] == judge["n_judged"] and judged["value"] == judge["mean"]
+    assert not any("n_judged" in metric for _, metric in ours)  # counts are not scores
     reported = {r["metric"] for r in rows if r["kind"] == "reported" and r["family"] == "medinjfr"}
     assert "judge_binary" in reported  # MedInjection-FR's judge figures on the same page
 

@@ -21,7 +21,7 @@ from medinj_eval.leaderboard.pivot import (
     task_parts,
 )
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
-from medinj_eval.leaderboard.submission import run_limit, slug
+from medinj_eval.leaderboard.submission import run_limit
 from medinj_eval.leaderboard.validate import validate_all
 from medinj_eval.runs import judge_records, load_run, read_jsonl
 
@@ -157,8 +157,8 @@ def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> P
     """Validate results/, gather every row and write ``out/index.html`` and ``out/data.json``:
     the rows, the pivot (models x headlines) and its columns."""
     rows = []
-    for manifest in validate_all(results_dir):
-        rows += submission_rows(manifest, results_dir / slug(manifest["model_id"]))
+    for folder, manifest in validate_all(results_dir):
+        rows += submission_rows(manifest, folder)
     for run in runs or []:
         rows += run_rows(run)
     rows += grid_rows(rows)

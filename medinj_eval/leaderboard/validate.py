@@ -189,8 +189,11 @@ def _check_verdict(path: Path, row: int, record: dict, prompt) -> None:
         )
 
 
-def validate_all(results_dir: Path, notes: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every submission and reported file under ``results_dir``; raises on the first refusal."""
+def validate_all(
+    results_dir: Path, notes: list[str] | None = None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Every submission (its folder and manifest) and reported file under ``results_dir``;
+    raises on the first refusal."""
     tasks = known_tasks()
     manifests, owners = [], {}
     for folder in submissions(results_dir):
@@ -201,6 +204,6 @@ def validate_all(results_dir: Path, notes: list[str] | None = None) -> list[dict
                 f"{folder / 'submission.json'}: model_id {model!r} duplicates {owners[model]}"
             )
         owners[model] = folder
-        manifests.append(manifest)
+        manifests.append((folder, manifest))
     load_reported(results_dir / REPORTED_DIR)
     return manifests
