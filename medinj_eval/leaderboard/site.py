@@ -14,6 +14,7 @@ from medinj_eval.benchmarks import benchmark_of_task, families, grid_cells
 from medinj_eval.judge.aggregate import summarize
 from medinj_eval.leaderboard.pivot import (
     SAMPLE_PREFIX,
+    base_task,
     columns,
     is_count,
     pivot,
@@ -35,8 +36,7 @@ def family(task: str) -> str:
     bench = benchmark_of_task(task)
     if bench is not None:
         return bench.family
-    name = task.removeprefix("medinj_fr_sample_")
-    return next((f for f in families() if name.startswith(f)), "other")
+    return next((f for f in families() if base_task(task).startswith(f)), "other")
 
 
 def grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
