@@ -34,7 +34,7 @@ from pathlib import Path
 
 from medinj_eval.evaluate import evaluate
 from medinj_eval.runs import load_run
-from medinj_eval.stats.agreement import backend_agreement
+from medinj_eval.stats.agreement import backend_agreement, pick
 
 LOGLIK_MULTI = [
     "medinj_fr_sample_frenchmedmcqa_loglik",
@@ -58,13 +58,14 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def timed(model: str, model_args: str, tasks: list[str], limit: int | None, repeat: int, **kw):
-    """Best wall time over ``repeat`` runs, and the items' picks (em or acc) of the last run."""
+    """Best wall time over ``repeat`` runs, and the items' picks (the most likely choice, the
+    parsed letter set or the text) of the last run."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
         out = evaluate(model, model_args, tasks, limit=limit, **kw)
         best = min(best, time.perf_counter() - start)
-    picks = {t: [s.get("em", s.get("acc")) for s in out["samples"][t]] for t in tasks}
+    picks = {t: [pick(s) for s in out["samples"][t]] for t in tasks}
     return best, picks
 
 
@@ -111,8 +112,8 @@ def dora_adapter(folder: str, base: str) -> str:
 
 
 def compare(name: str, stock: tuple, ours: tuple) -> None:
-    (t_stock, em_stock), (t_ours, em_ours) = stock, ours
-    same = em_stock == em_ours
+    (t_stock, picks_stock), (t_ours, picks_ours) = stock, ours
+    same = picks_stock == picks_ours
     print(
         f"{name:<34} hf {t_stock:7.1f} s   medinj-hf {t_ours:7.1f} s   "
         f"ratio {t_stock / t_ours:5.2f}x   same answers: {same}"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from bench_train_4b import SHAPES, device_name, peak_memory, sync
 
+from medinj_eval.stats.agreement import pick
+
 TASKS = ("frenchmedmcqa_constrained", "frenchmedmcqa_loglik")
 BACKENDS = {"hf": {}, "medinj-hf": {"prefix_cache": True}}
 
@@ -74,18 +76,8 @@ def one_case(backend: str, task: str, model, tokenizer, args, device: str) -> di
         "seconds": round(seconds, 2),
         "items_per_second": round(len(samples) / seconds, 2),
         **peak_memory(device),
-        "answers": [pick(s["filtered_resps"]) for s in sorted(samples, key=lambda s: s["doc_id"])],
+        "answers": [pick(s) for s in sorted(samples, key=lambda s: s["doc_id"])],
     }
-
-
-def pick(responses: list):
-    """The answer an item's responses choose: the most likely continuation's index for
-    log-likelihood requests ((log-likelihood, is_greedy) pairs), else the generated text.
-    Log-likelihoods of two backends differ in float rounding; their choices should not."""
-    if responses and isinstance(responses[0], (list, tuple)):
-        scores = [float(r[0]) for r in responses]
-        return scores.index(max(scores))
-    return responses
 
 
 def main() -> None:
