@@ -111,7 +111,7 @@ def test_the_leaderboard_lines_grid_cells_up_with_enmed_reported_rows(grid_runs,
         "--results", str(results), "--allow-partial")  # fmt: skip
     cli("leaderboard", "validate", "--results", str(results))
     cli("leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "site"))
-    rows = json.loads((tmp_path / "site" / "data.json").read_text())
+    rows = json.loads((tmp_path / "site" / "data.json").read_text())["rows"]
     reported = {(r["task"], r["metric"]) for r in rows if r["kind"] == "reported"}
     mine = {(r["task"], r["metric"]): r for r in rows if r["kind"] == "submission"}
     for cell in ("mcqa", "extqa", "absqa"):

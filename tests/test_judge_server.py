@@ -64,7 +64,10 @@ def test_judge_a_run_then_rerun_from_cache_with_zero_calls(judge_server, run_cop
         if "judge" not in f.relative_to(run_copy).parts
     }
     n_samples = sum(len(s) for s in expected.values())
-    assert len(recs) == n_samples == judge_server.completions() - before
+    assert len(recs) == n_samples
+    # EnMed's AbsQA slice repeats MediQAl's items: each distinct prompt is sent once
+    distinct = len({r["prompt_sha256"] for r in recs})
+    assert judge_server.completions() - before == distinct < n_samples
     assert len({(r["task"], r["doc_id"]) for r in recs}) == n_samples
     # structured output: every reply is the JSON integer 0 or 1
     assert all(r["status"] == "ok" and r["score"] in (0.0, 1.0) for r in recs)
