@@ -159,6 +159,11 @@ def model_args(results: dict[str, Any]) -> dict[str, str]:
     return parse_model_args((results.get("config") or {}).get("model_args"))
 
 
+def path_like(name: str) -> bool:
+    """A folder of some machine (absolute, home-relative or relative), not a hub id."""
+    return name.startswith(("/", "~", "./", "../")) or "\\" in name
+
+
 def display_name(results: dict[str, Any], folder: Path) -> str:
     """The model by name, never by path: the default model's name, a hub id, or a local
     folder's name; ``+ adapter`` (the adapter folder's name) when there is one."""
@@ -170,7 +175,7 @@ def display_name(results: dict[str, Any], folder: Path) -> str:
         pretrained and Path(pretrained).resolve() == default_model.model_dir().resolve()
     ):
         model = default_model.HUB_ID.rpartition("/")[2]
-    elif pretrained.startswith(("/", "~", ".")) or Path(pretrained).is_dir():
+    elif path_like(pretrained) or Path(pretrained).is_dir():
         model = Path(pretrained).name
     else:
         model = pretrained or folder.name

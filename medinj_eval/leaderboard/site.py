@@ -93,8 +93,7 @@ def _metric_rows(
 def judge_score(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The mean verdict over judged samples, its standard error s / sqrt(n), and n."""
     summary = summarize(records)
-    scores = [r["score"] for r in records if r["score"] is not None]
-    se = statistics.stdev(scores) / math.sqrt(len(scores)) if len(scores) > 1 else None
+    se = _stderr([r["score"] for r in records if r["score"] is not None])
     return {"value": summary["mean"], "stderr": se, "n": summary["n_judged"]}
 
 
@@ -142,11 +141,14 @@ def submission_rows(manifest: dict[str, Any], folder: Path) -> list[dict[str, An
 
 
 def _item_stderr(samples: list[dict[str, Any]], metric: str) -> float | None:
-    """s / sqrt(n) of the per-item values of ``metric``, as lm-eval's mean aggregation."""
+    """The standard error of the per-item values of ``metric`` (None if one is missing)."""
     values = [s.get(metric) for s in samples]
-    if len(values) < 2 or not all(isinstance(v, (int, float)) for v in values):
-        return None
-    return statistics.stdev(values) / math.sqrt(len(values))
+    return _stderr(values) if all(isinstance(v, (int, float)) for v in values) else None
+
+
+def _stderr(values: list[float]) -> float | None:
+    """s / sqrt(n), as lm-eval's mean aggregation; None under two values."""
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
 
 
 def _number(value: Any) -> float | None:

@@ -27,7 +27,7 @@ from medinj_eval.provenance import (
     machine,
     package_version,
 )
-from medinj_eval.runs import Run, judge_records, load_run, model_args
+from medinj_eval.runs import Run, judge_records, load_run, model_args, path_like
 
 SCHEMA = Path(__file__).resolve().parent / "submission.schema.json"
 
@@ -126,7 +126,7 @@ def model_fields(run: Run, local_ok: bool) -> dict[str, Any]:
             identity["adapter_name"] = adapter.name
             identity["adapter_sha256"] = folder_sha256(adapter) if adapter.is_dir() else None
     base = identity.get("base_model")
-    if not base or _path_like(base):
+    if not base or path_like(base):
         local = identity.get("local_path") or base
         if not local_ok:
             raise SubmissionError(
@@ -143,11 +143,6 @@ def model_fields(run: Run, local_ok: bool) -> dict[str, Any]:
             "adapter_sha256": identity.get("adapter_sha256"),
         },
     }
-
-
-def _path_like(name: str) -> bool:
-    """A folder of some machine (absolute, home-relative or relative), not a hub id."""
-    return name.startswith(("/", "~", "./", "../")) or "\\" in name
 
 
 def _hardware(run: Run) -> str:
