@@ -18,7 +18,7 @@ info.mkdir(exist_ok=True)
 endef
 export VLLM_ALIAS
 
-.PHONY: setup demo test lint wheel clean browser vllm-env test-vllm gpu-bundle
+.PHONY: setup demo test test-soak lint wheel clean browser vllm-env test-vllm gpu-bundle
 
 # The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
@@ -31,11 +31,19 @@ $(BIN)/medinj-eval: pyproject.toml
 	touch $@
 
 # The test extra: llama-cpp-python (the judge tests' server) builds from source with a C++ compiler.
+# ggml's default build tunes for the building CPU (-march=native), and that build dies with
+# SIGSEGV on CPUs with AMX; these flags give code that runs on any x86-64 CPU with AVX2.
+# --no-cache-dir: a wheel built earlier with other flags is never reused.
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF
 $(VENV)/.test-deps: pyproject.toml $(BIN)/medinj-eval
 	@command -v c++ >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential >/dev/null; \
 	  else echo "install a C++ compiler (apt-get install build-essential) for llama-cpp-python"; fi; }
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir \
+	  'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)'
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
@@ -55,6 +63,7 @@ demo: setup
 test: setup $(VENV)/.test-deps browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
+	$(BIN)/python tests/llama_check.py
 	$(BIN)/python -m pytest -q -ra tests
 
 # Opt-in: vLLM's CPU build in a virtualenv of its own (--model vllm on the CPU, the vllm marker).

@@ -94,7 +94,9 @@ def _dispatch(argv: list[str]) -> None:
         import importlib
 
         module, function = SUBCOMMANDS[command].split(":")
-        getattr(importlib.import_module(module), function)(rest)
+        status = getattr(importlib.import_module(module), function)(rest)
+        if isinstance(status, int) and status:
+            sys.exit(status)
     elif command == "validate":
         options, _ = _task_options(rest)
         checked, _ = preflight(options.tasks, parse_metadata(options.metadata))
@@ -247,46 +249,94 @@ lm_eval's own options follow.
 
 
 def run(lm_eval_args: list[str]) -> int:
-    """Run lm_eval with our include path and defaults; return its exit status."""
+    """Run lm_eval with our include path and defaults, resumably; return its exit status."""
     if any(a in ("-h", "--help") for a in lm_eval_args):
         return run_help()
+    lm_eval_args = resumed_arguments(lm_eval_args)
     demo = not lm_eval_args
-    options, rest = _task_options(list(lm_eval_args) or list(DEMO_ARGS))
+    given = list(lm_eval_args) or list(DEMO_ARGS)
+    options, rest = _task_options(given)
     metadata = parse_metadata(options.metadata)
     started = time.monotonic()
     _, loaded = preflight(options.tasks, metadata)
+    refuse_bad_arguments(options)
     check_backend(options.model, options.model_args, loaded)
     if (options.data_parallel or 1) > 1 and options.model != "vllm":  # vllm: data_parallel_size
         from medinj_eval.data_parallel import launch
 
         return launch(options, list(lm_eval_args))
-    args = lm_eval_command(options, metadata, rest)
-    from lm_eval.__main__ import cli_evaluate
-
-    register_backend(options.model)
-    sys.argv = ["lm_eval", "run", *args]
-    status = 0
-    try:
-        cli_evaluate()
-    except SystemExit as stop:
-        if isinstance(stop.code, str):
-            print(stop.code, file=sys.stderr)
-        status = stop.code if isinstance(stop.code, int) else 1
-    elapsed = time.monotonic() - started
+    results_file = run_resumable(options, metadata, rest, given)
+    if results_file is None or not is_main_rank():
+        return 0
     output = Path(options.output_path)
-    if not is_main_rank():
-        return status
-    manifest = write_run_manifest(output, options, lm_eval_args) if status == 0 else None
-    print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {output}")
-    if manifest:
-        print(f"medinj-eval: run manifest {manifest}")
-    if demo and status == 0:
+    manifest = write_run_manifest(results_file, options, lm_eval_args)
+    print(f"medinj-eval: finished in {time.monotonic() - started:.1f} s; outputs in {output}")
+    print(f"medinj-eval: run manifest {manifest}")
+    if demo:
         from medinj_eval.leaderboard.site import build_site
 
         judge_and_meta_eval_demo(output)
         site = build_site(Path("results"), output / "leaderboard", [str(output)])
         print(f"medinj-eval: leaderboard with this run beside the reported rows: {site.resolve()}")
-    return status
+    return 0
+
+
+def resumed_arguments(args: list[str]) -> list[str]:
+    """``--resume RUN``: the arguments RUN was started with, its folder as the output."""
+    if "--resume" not in args and not any(a.startswith("--resume=") for a in args):
+        return args
+    parser = argparse.ArgumentParser(prog="medinj-eval run", add_help=False)
+    parser.add_argument("--resume", type=Path, required=True)
+    options, rest = parser.parse_known_args(args)
+    if rest:
+        sys.exit(f"medinj-eval: --resume takes the run's own arguments; drop {' '.join(rest)}")
+    from medinj_eval.task_runs import read_run_state
+
+    state = read_run_state(options.resume)
+    print(f"medinj-eval: resuming {options.resume}")
+    return [*state["argv"], "--output_path", str(options.resume)]
+
+
+def run_resumable(
+    options: argparse.Namespace, metadata: dict, rest: list[str], given: list[str]
+) -> Path | None:
+    """Each task kept as it ends, finished tasks of an earlier start skipped (see
+    :mod:`medinj_eval.task_runs`); the results file lm-eval wrote, None when the run had
+    finished before or on ranks other than the first."""
+    from medinj_eval.provenance import model_identity
+    from medinj_eval.task_runs import (
+        check_run_state,
+        lm_eval_config,
+        mark_finished,
+        run_tasks,
+        settings_identity,
+    )
+
+    register_backend(options.model)
+    output = Path(options.output_path)
+    args = lm_eval_command(options, metadata, rest)
+    cfg = lm_eval_config(args)
+    if "--model_args" in args:  # recorded in the results as given, not as lm-eval's dict
+        cfg.model_args = args[args.index("--model_args") + 1]
+    settings = settings_identity(cfg, model_identity(options.model, cfg.model_args))
+    argv = [*given, "--output_path", str(output)]
+    if check_run_state(output, settings, argv):
+        print(f"medinj-eval: {output} already holds this finished run; nothing to do")
+        return None
+    found = run_tasks(cfg, output, settings)
+    if found is not None:
+        mark_finished(output, found)
+    return found
+
+
+def refuse_bad_arguments(options: argparse.Namespace) -> None:
+    """Stop, before any data or model loads, on a limit, process count or local model
+    folder that cannot work."""
+    from medinj_eval.run_inputs import argument_problems
+
+    problems = argument_problems(options.limit, options.data_parallel, options.model_args)
+    if problems:
+        sys.exit(f"medinj-eval: {problems[0]}")
 
 
 def register_backend(model: str) -> None:
@@ -333,15 +383,11 @@ def run_help() -> int:
     return 0
 
 
-def write_run_manifest(output: Path, options: argparse.Namespace, argv: list[str]) -> Path | None:
-    """``manifest.json`` beside the newest results file lm-eval wrote under ``output``."""
+def write_run_manifest(results_file: Path, options: argparse.Namespace, argv: list[str]) -> Path:
+    """``manifest.json`` beside the run's results file."""
     from medinj_eval.data.files import data_read
     from medinj_eval.provenance import build_manifest, write_manifest
 
-    found = sorted(output.glob("results_*.json")) + sorted(output.glob("*/results_*.json"))
-    if not found:
-        return None
-    results_file = max(found, key=lambda p: p.stat().st_mtime)
     manifest = build_manifest(
         results_file=results_file,
         model=options.model,
@@ -449,12 +495,13 @@ def lm_eval_command(options: argparse.Namespace, metadata: dict, rest: list[str]
     for flag in ("limit", "seed", "device"):
         if getattr(options, flag) is not None:
             args += [f"--{flag}", getattr(options, flag)]
-    if options.use_cache:
-        from medinj_eval.provenance import model_identity, request_cache_prefix
+    from medinj_eval.provenance import model_identity, request_cache_prefix
+    from medinj_eval.task_runs import REQUEST_CACHE
 
-        prefix = request_cache_prefix(options.use_cache, model_identity(options.model, model_args))
-        args += ["--use_cache", prefix]
-        print(f"medinj-eval: request cache of this model: {prefix}_rank*.db")
+    folder = options.use_cache or str(Path(options.output_path) / REQUEST_CACHE)
+    prefix = request_cache_prefix(folder, model_identity(options.model, model_args))
+    args += ["--use_cache", prefix]
+    print(f"medinj-eval: request cache of this model: {prefix}_rank*.db")
     return args
 
 

@@ -25,6 +25,8 @@ def read_named_yaml(
         raise error(f"{what} {name_or_path!r} is neither a file nor one of {known}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not a UTF-8 text file (byte {err.start}): expected YAML") from err
     except yaml.YAMLError as err:
         raise error(f"{path}: invalid YAML: {err}") from err
     if not isinstance(data, dict):

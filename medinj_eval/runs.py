@@ -98,8 +98,40 @@ class Run:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """The rows of a JSON-lines file; a line that is not a JSON object is one RunError
+    naming the file and the line."""
+    rows = []
+    for line_no, line in enumerate(_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RunError(f"{path}, line {line_no}: invalid JSON ({err.msg})") from err
+        if not isinstance(row, dict):
+            raise RunError(f"{path}, line {line_no}: expected a JSON object")
+        rows.append(row)
+    return rows
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file (a results file, a manifest), or one RunError naming it."""
+    try:
+        data = json.loads(_text(path))
+    except json.JSONDecodeError as err:
+        raise RunError(
+            f"{path}: invalid JSON ({err.msg}, line {err.lineno} column {err.colno})"
+        ) from err
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return data
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RunError(f"{path}: not UTF-8 text (byte {err.start})") from err
 
 
 def judge_records(run: Run) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -127,6 +159,8 @@ def results_file(folder: Path) -> Path:
     folder = Path(folder)
     if folder.is_file():
         return folder
+    if not folder.is_dir():
+        raise RunError(f"{folder}: no such run folder or results file")
     found = sorted(folder.glob("results_*.json")) or sorted(folder.glob("*/results_*.json"))
     if not found:
         raise RunError(f"{folder}: no lm-eval results_*.json here or one folder down")
@@ -136,7 +170,7 @@ def results_file(folder: Path) -> Path:
 def load_run(folder: str | Path, name: str | None = None) -> Run:
     """Read one run; its samples are the ``samples_<task>_<stamp>.jsonl`` beside the results."""
     path = results_file(Path(folder))
-    results = json.loads(path.read_text(encoding="utf-8"))
+    results = read_json(path)
     stamp = path.stem[len("results_") :]
     samples = {}
     for sample_file in sorted(path.parent.glob(f"samples_*_{stamp}.jsonl")):
@@ -247,7 +281,7 @@ def open_ended_samples(path: Path) -> list[Sample]:
     reference (MCQ, cloze and span tasks are not judged)."""
     task, _ = task_and_stamp(path)
     out = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -145,11 +145,13 @@ def test_rejected_request_is_not_retried_and_counted_missing(judge_server, run_c
     prompt = binary_prompt_with(tmp_path, "presence_penalty: 9")
     source = samples_file(run_copy, "medinjfr_translated_oeq")
     before = judge_server.completions()
-    done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt)))
+    done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt)),
+               check=False)  # fmt: skip
     assert judge_server.completions() - before == 9  # one request per sample, no retry
     recs = records(source.parent / "judge" / "medinjection-binary")
     assert all(r["score"] is None and r["status"].startswith("failed: rejected") for r in recs)
-    assert "judged 0, missing 9" in done.stdout
+    assert done.returncode == 3 and "judged 0, failed 9, unparsable 0" in done.stdout
+    assert "9 failed (the same command retries them)" in done.stderr
 
 
 def test_empty_replies_are_retried_then_counted_missing(judge_server, run_copy, tmp_path):
@@ -158,11 +160,12 @@ def test_empty_replies_are_retried_then_counted_missing(judge_server, run_copy, 
     source = samples_file(run_copy, "medinjfr_translated_oeq")
     before = judge_server.completions()
     done = cli(*judge_args(source, judge_server, tmp_path / "c.sqlite", "--prompt", str(prompt),
-                           "--max-attempts", "3"))  # fmt: skip
+                           "--max-attempts", "3"), check=False)  # fmt: skip
     assert judge_server.completions() - before == 9 * 3
     recs = records(source.parent / "judge" / "medinjection-binary")
     assert all(r["score"] is None and "EmptyReply" in r["status"] for r in recs)
-    assert "judged 0, missing 9" in done.stdout
+    assert all(r["attempts"] == [3] for r in recs)
+    assert done.returncode == 3 and "judged 0, failed 9, unparsable 0" in done.stdout
     assert cached(tmp_path / "c.sqlite") == 0  # failures are not cached: a re-run retries
 
 
@@ -266,7 +269,7 @@ def test_in_process_judge_counts_unparsable_verdicts_as_missing(run_copy, tmp_pa
     # four-dimension verdicts are free text in process: whatever does not parse is missing
     source = samples_file(run_copy, "medinjfr_translated_oeq")
     done = cli("judge", str(source), "--prompt", "enmed-4dim", "--cache",
-               str(tmp_path / "c.sqlite"), "--no-progress")  # fmt: skip
+               str(tmp_path / "c.sqlite"), "--no-progress", check=False)  # fmt: skip
     out = source.parent / "judge" / "enmed-4dim"
     agg = json.loads((out / "summary.json").read_text())["tasks"][
         "medinj_fr_sample_medinjfr_translated_oeq"
@@ -280,7 +283,14 @@ def test_in_process_judge_counts_unparsable_verdicts_as_missing(run_copy, tmp_pa
         assert agg["mean"] == pytest.approx(sum(judged) / len(judged))
     else:
         assert agg["mean"] is None
-    assert f"missing {agg['n_missing']}" in done.stdout
+    assert f"unparsable {agg['n_unparsable']}" in done.stdout
+    assert agg["n_unparsable"] == agg["n_missing"] and agg["n_failed"] == 0
+    assert done.returncode == 3 and "add --retry-unparsable to ask again" in done.stderr
+    # greedy in process: one try each, and a rerun asks nothing unless told to
+    assert all(r["attempts"] == [1, 1, 1] for r in recs)
+    again = cli("judge", str(source), "--prompt", "enmed-4dim", "--cache",
+                str(tmp_path / "c.sqlite"), "--no-progress", check=False)  # fmt: skip
+    assert "0 call(s)" in again.stdout and again.returncode == 3
 
 
 def test_judge_started_before_its_server_waits_for_it(default_model, run_copy, tmp_path):

@@ -9,8 +9,8 @@ class DataValidationError(ValueError):
     def __init__(self, file: str, row: int | str | None, field: str | None, problem: str):
         self.file, self.row, self.field, self.problem = file, row, field, problem
         where = f"{file}"
-        if row is not None:
-            where += f", row {row}"
+        if row is not None:  # a row number, or "line N" for line-based formats (BRAT)
+            where += f", {row}" if str(row).startswith("line ") else f", row {row}"
         if field is not None:
             where += f", field '{field}'"
         super().__init__(f"{where}: {problem}")

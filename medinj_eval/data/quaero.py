@@ -49,7 +49,6 @@ QUESTIONS = {
     "PROC": "Quel examen, traitement ou acte médical ce texte mentionne-t-il ?",
 }
 ENMED_EXTQA_SEED = 42
-_BRAT_ENTITY = re.compile(r"^(T\d+)\t(\S+) (\d+) (\d+)\t")
 
 
 def read_local(folder: Path | None, bench: Benchmark) -> dict[str, list]:
@@ -99,17 +98,21 @@ def parse_row(row: dict[str, Any], file: str, index: int, bench: Any = None) -> 
     tokens = [str(t) for t in tokens]
     context = " ".join(tokens)
     doc_id = str(row.get("id") if row.get("id") is not None else row.get("document_id", index))
+    entities = bio_entities(tags, file, index)
     items = []
-    for k, (group, start, end) in enumerate(bio_entities(tags, file, index)):
+    for k, (group, start, end) in enumerate(entities):
         offset = len(" ".join(tokens[:start])) + (1 if start else 0)
+        answer = " ".join(tokens[start:end])
+        same_group = [" ".join(tokens[s:e]) for g, s, e in entities if g == group]
         items.append(
             SpanItem(
                 id=f"{row.get('config', '')}/{doc_id}/{k}",
                 context=context,
                 question=QUESTIONS[group],
-                answers=[" ".join(tokens[start:end])],
+                answers=[answer],
                 answer_starts=[offset],
                 group=group,
+                group_answers=list(dict.fromkeys([answer, *same_group])),
             )
         )
     return items
@@ -177,7 +180,7 @@ def _brat_documents(txt: Path, config: str) -> list[dict[str, Any]]:
     record_read(str(txt), sha256_file(txt))
     record_read(str(ann), sha256_file(ann))
     text = txt.read_text(encoding="utf-8")
-    entities = _brat_entities(ann)
+    entities = brat_entities(ann, len(text))
     pieces = [(0, text)] if config == "medline" else _lines(text)
     rows = []
     for n, (start, piece) in enumerate(pieces):
@@ -210,14 +213,37 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _brat_entities(ann: Path) -> list[tuple[str, int, int]]:
-    """(group, start, end) of every contiguous entity of a ``.ann`` file."""
+def brat_entities(ann: Path, text_length: int) -> list[tuple[str, int, int]]:
+    """(group, start, end) of every contiguous entity of a ``.ann`` file over a text of
+    ``text_length`` characters; offsets that are not numbers or lie outside the text are
+    refused with the file, line and field."""
     found = []
-    for line in ann.read_text(encoding="utf-8").splitlines():
-        match = _BRAT_ENTITY.match(line)
-        if match and match[2] in GROUPS:
-            found.append((match[2], int(match[3]), int(match[4])))
+    for n, line in enumerate(ann.read_text(encoding="utf-8").splitlines(), 1):
+        fields = line.split("\t")
+        if not line.startswith("T") or len(fields) < 2:
+            continue  # relations, notes and attributes carry no passage
+        label, _, offsets = fields[1].partition(" ")
+        if label not in GROUPS:
+            continue
+        spans = [_brat_offsets(piece, ann, n, text_length) for piece in offsets.split(";")]
+        if len(spans) == 1:  # a discontinuous entity is no passage of the text
+            found.append((label, *spans[0]))
     return found
+
+
+def _brat_offsets(piece: str, ann: Path, line: int, text_length: int) -> tuple[int, int]:
+    where = (str(ann), f"line {line}")
+    parts = piece.split()
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise DataValidationError(*where, "offsets", f"{piece!r} is not two character offsets")
+    start, end = int(parts[0]), int(parts[1])
+    if end > text_length:
+        raise DataValidationError(
+            *where, "end", f"{end} lies past the text ({text_length} characters)"
+        )
+    if start >= end:
+        raise DataValidationError(*where, "start", f"{start} does not come before end {end}")
+    return start, end
 
 
 def _bio(tokens: list[tuple[int, int, str]], entities: list[tuple[str, int, int]]) -> list[str]:

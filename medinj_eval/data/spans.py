@@ -23,6 +23,9 @@ class SpanItem:
     answers: list[str]
     answer_starts: list[int] = field(default_factory=list)
     group: str = ""
+    # every passage of the context that answers the question as well (QUAERO: each entity
+    # of the question's group); the answers themselves when the source gives no more
+    group_answers: list[str] = field(default_factory=list)
 
     def to_doc(self) -> dict[str, Any]:
         """The flat dict lm-eval sees; ``answer`` (the first gold) is a demonstration's turn."""
@@ -33,6 +36,7 @@ class SpanItem:
             "answers": list(self.answers),
             "answer": self.answers[0],
             "group": self.group,
+            "group_answers": list(self.group_answers or self.answers),
             "system": SYSTEM_SPAN,
             "prompt": f"Texte : {self.context}\n\nQuestion : {self.question}\nRéponse :",
         }

@@ -9,14 +9,17 @@ from medinj_eval.metrics.aggregate import QUESTION_TYPES
 
 
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``mean`` = sum(score) / n_judged over samples with a verdict; missing verdicts
-    (unparsable or failed calls) are excluded from the mean and counted in ``n_missing``.
+    """``mean`` = sum(score) / n_judged over samples with a verdict; missing verdicts are
+    excluded from the mean and counted in ``n_missing`` = ``n_failed`` (no usable reply: a
+    rerun retries them) + ``n_unparsable`` (replies that gave no verdict).
     MediQAl's question types get their own means; dimension means when the prompt has them."""
     judged = [r for r in records if r["score"] is not None]
     out: dict[str, Any] = {
         "n_total": len(records),
         "n_judged": len(judged),
         "n_missing": len(records) - len(judged),
+        "n_failed": sum(1 for r in records if str(r.get("status", "")).startswith("failed")),
+        "n_unparsable": sum(1 for r in records if r.get("status") == "unparsable"),
         "mean": statistics.fmean(r["score"] for r in judged) if judged else None,
     }
     for qtype in QUESTION_TYPES:

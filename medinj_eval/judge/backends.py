@@ -18,7 +18,7 @@ from typing import Any
 
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.prompts import JudgePrompt
-from medinj_eval.judge.retry import EmptyReply
+from medinj_eval.judge.retry import EmptyReply, MalformedReply
 
 SERVER_FAMILIES = ("openai", "vllm", "llama-cpp", "none")
 IN_PROCESS = "in-process"
@@ -84,16 +84,23 @@ class OpenAIBackend:
         self.retries = True
         self.model = model
         self.base_url = base_url
+        self.timeout = timeout
         self._client = AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=0)
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         response = await self._client.chat.completions.create(
             model=self.model, messages=messages, **params
         )
-        if not response.choices:
+        try:
+            choices = response.choices
+            choice = choices[0] if choices else None
+            text = choice.message.content if choice and choice.message else None
+        except (AttributeError, TypeError, KeyError, IndexError) as err:
+            raise MalformedReply(f"no chat completion in the reply: {err}") from err
+        if choice is None:
             raise EmptyReply("no choices in the reply")
-        choice = response.choices[0]
-        text = choice.message.content if choice.message else None
+        if not isinstance(text, str | None):
+            raise MalformedReply(f"reply content is {type(text).__name__}, not text")
         if not text or not text.strip():
             raise EmptyReply("empty reply text")
         if not choice.finish_reason:
@@ -144,6 +151,7 @@ class TransformersBackend:
 
     family = IN_PROCESS
     base_url = IN_PROCESS
+    timeout = None
     retries = False  # greedy and local: a failed call would fail the same way again
 
     def __init__(self, model: str = "default") -> None:

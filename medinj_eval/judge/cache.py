@@ -1,7 +1,10 @@
 """SQLite cache of judge replies, keyed by sha256(judge model, rendered messages, sampling).
 
 Each reply is committed as soon as it arrives (WAL journal), so a run killed at any point
-keeps every verdict it obtained and a re-run asks the server only for the rest.
+keeps every verdict it obtained and a re-run asks the server only for the rest. Only
+replies are kept: a failed call leaves no row (a re-run retries it). A reply that parses
+into no verdict is kept with the number of tries it took, so that a re-run reports it
+without asking again unless told to (``--retry-unparsable``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ CREATE TABLE IF NOT EXISTS replies (
     judge_model TEXT NOT NULL,
     text TEXT NOT NULL,
     finish_reason TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1
 )
 """
 
@@ -38,18 +42,25 @@ class ReplyCache:
         self._db = sqlite3.connect(self.path, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(replies)")}
+        if "attempts" not in columns:  # a cache written before tries were counted
+            self._db.execute("ALTER TABLE replies ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1")
         self._db.commit()
 
-    def get(self, key: str) -> tuple[str, str] | None:
+    def get(self, key: str) -> tuple[str, str, int] | None:
+        """(text, finish reason, tries it took) of the reply kept under ``key``."""
         row = self._db.execute(
-            "SELECT text, finish_reason FROM replies WHERE key = ?", (key,)
+            "SELECT text, finish_reason, attempts FROM replies WHERE key = ?", (key,)
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1], int(row[2])) if row else None
 
-    def put(self, key: str, judge_model: str, text: str, finish_reason: str) -> None:
+    def put(
+        self, key: str, judge_model: str, text: str, finish_reason: str, attempts: int = 1
+    ) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
-            (key, judge_model, text, finish_reason, time.time()),
+            "INSERT OR REPLACE INTO replies (key, judge_model, text, finish_reason, created,"
+            " attempts) VALUES (?, ?, ?, ?, ?, ?)",
+            (key, judge_model, text, finish_reason, time.time(), attempts),
         )
         self._db.commit()
 

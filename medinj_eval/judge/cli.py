@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
+import sys
 from pathlib import Path
 
 from medinj_eval.judge.backends import SERVER_FAMILIES
@@ -34,6 +36,11 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds without any reply from the server before the run stops (resumable)",
     )
     p.add_argument("--cache", type=Path, help="SQLite file (default: <cache>/judge-cache.sqlite)")
+    p.add_argument(
+        "--retry-unparsable",
+        action="store_true",
+        help="ask again for the kept replies that gave no verdict (nothing else is re-sent)",
+    )
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -73,33 +80,60 @@ def make_config(args: argparse.Namespace, prompt_name: str, cache):
         temperature=args.temperature,
         policy=RetryPolicy(attempts=args.max_attempts, max_wait=args.max_wait),
         progress=not args.no_progress,
+        retry_unparsable=args.retry_unparsable,
     )
 
 
 def open_cache(args: argparse.Namespace):
+    from medinj_eval.judge import JudgeError
     from medinj_eval.judge.cache import ReplyCache
     from medinj_eval.paths import cache_dir
 
-    return ReplyCache(args.cache or cache_dir() / "judge-cache.sqlite")
+    path = args.cache or cache_dir() / "judge-cache.sqlite"
+    try:
+        return ReplyCache(path)
+    except (OSError, sqlite3.Error) as err:
+        raise JudgeError(f"--cache {path}: cannot open the judge cache there ({err})") from err
 
 
-def judge_command(argv: list[str]) -> None:
+INCOMPLETE = 3  # records written, some of them failed or unparsable
+
+
+def judge_command(argv: list[str]) -> int:
+    """Judge a run; 0 when every record has a verdict, :data:`INCOMPLETE` otherwise."""
     from medinj_eval.judge.runner import judge_run
 
     args = parser().parse_args(argv)
     cache = open_cache(args)
-    config = make_config(args, args.prompt, cache)
-    prompt = config.prompt
     try:
+        config = make_config(args, args.prompt, cache)
         summary = judge_run(args.source, config, args.out)
     finally:
         cache.close()
     settings = summary["settings"]
     print(
-        f"judge {prompt.name} ({settings['judge_model']}): {settings['calls_made']} call(s), "
-        f"{settings['replies_from_cache']} reply(ies) from the cache"
+        f"judge {config.prompt.name} ({settings['judge_model']}): {settings['calls_made']} "
+        f"call(s), {settings['replies_from_cache']} reply(ies) from the cache"
     )
+    failed = unparsable = 0
     for task, agg in summary["tasks"].items():
         mean = "n/a" if agg["mean"] is None else f"{agg['mean']:.4f}"
-        print(f"  {task}: mean {mean}, judged {agg['n_judged']}, missing {agg['n_missing']}")
+        print(
+            f"  {task}: mean {mean}, judged {agg['n_judged']}, failed {agg['n_failed']}, "
+            f"unparsable {agg['n_unparsable']}"
+        )
+        failed, unparsable = failed + agg["n_failed"], unparsable + agg["n_unparsable"]
     print(f"records and summary: {summary['out']}")
+    if failed or unparsable:
+        print(incomplete_message(failed, unparsable), file=sys.stderr)
+        return INCOMPLETE
+    return 0
+
+
+def incomplete_message(failed: int, unparsable: int) -> str:
+    hints = []
+    if failed:
+        hints.append(f"{failed} failed (the same command retries them)")
+    if unparsable:
+        hints.append(f"{unparsable} unparsable (add --retry-unparsable to ask again)")
+    return f"medinj-eval judge: not every record has a verdict: {'; '.join(hints)}"

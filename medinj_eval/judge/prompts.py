@@ -120,12 +120,26 @@ def load_prompt(name_or_path: str) -> JudgePrompt:
         system=str(raw.get("system") or ""),
         user=str(raw["user"]),
         verdict=_verdict(raw["verdict"], path),
-        max_tokens=int(raw.get("max_tokens", 16)),
-        runs=int(raw.get("runs", 1)),
+        max_tokens=_positive_int(raw, "max_tokens", 16, path),
+        runs=_positive_int(raw, "runs", 1, path),
         description=str(raw.get("description") or ""),
         source=str(raw.get("source") or ""),
         params=_params(raw.get("params"), path),
     )
+
+
+def _positive_int(raw: dict[str, Any], key: str, default: int, path: Path) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise JudgeError(f"{path}: field '{key}' must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _int_field(raw: dict[str, Any], key: str, default: int, path: Path) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JudgeError(f"{path}: field 'verdict.{key}' must be a whole number, got {value!r}")
+    return value
 
 
 def _params(raw: Any, path: Path) -> dict[str, Any]:
@@ -147,7 +161,7 @@ def _verdict(raw: Any, path: Path) -> VerdictSpec:
     kind = raw["kind"]
     if kind == "binary":
         return VerdictSpec("binary", 0, 1)
-    low, high = int(raw.get("min", 1)), int(raw.get("max", 5))
+    low, high = _int_field(raw, "min", 1, path), _int_field(raw, "max", 5, path)
     if low >= high:
         raise JudgeError(f"{path}: field 'verdict.min' must be below 'verdict.max'")
     dims = tuple(raw.get("dimensions") or ())

@@ -1,6 +1,7 @@
 """When to retry a judge call, and how long to wait (exponential backoff with full jitter).
 
-Retried: connection errors and timeouts, 408/409/429, 5xx, empty replies. Not retried: a
+Retried: connection errors, timeouts, 408/409/429, 5xx, empty replies and malformed ones (a
+cut or non-JSON body, a reply without the fields of a chat completion). Not retried: a
 request the server rejected as invalid (400/422, and llama.cpp's 500 "validation error"),
 which would fail again. Fatal for the whole run: 401/403/404 (bad key, unknown model).
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 CONNECTION = "connection"
+TIMEOUT = "timeout"
 RETRY = "retry"
 INVALID = "invalid"
 FATAL = "fatal"
@@ -19,6 +21,10 @@ FATAL = "fatal"
 
 class EmptyReply(Exception):
     """The server answered without text or without a finish reason."""
+
+
+class MalformedReply(Exception):
+    """The server's reply is no chat completion (a cut or garbled body)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +51,11 @@ def classify(err: BaseException) -> str:
     """One of CONNECTION, RETRY, INVALID, FATAL for an exception raised by a call."""
     import openai
 
-    if isinstance(err, EmptyReply | TimeoutError):
-        return RETRY
+    if isinstance(err, openai.APITimeoutError | TimeoutError):
+        return TIMEOUT
+    malformed = (EmptyReply, MalformedReply, ValueError, openai.APIResponseValidationError)
+    if isinstance(err, malformed):
+        return RETRY  # ValueError: json.JSONDecodeError of a cut body
     if isinstance(err, openai.APIConnectionError):
         return CONNECTION
     if isinstance(err, openai.APIStatusError):
@@ -59,6 +68,17 @@ def classify(err: BaseException) -> str:
             return INVALID if "validation error" in str(err.message).lower() else RETRY
         return INVALID
     return FATAL
+
+
+def describe(err: BaseException, timeout: float | None = None) -> str:
+    """What went wrong with one call, in words (the record's reason)."""
+    import openai
+
+    if isinstance(err, openai.APITimeoutError | TimeoutError):
+        return f"timed out (no reply within --timeout {timeout:g} s)" if timeout else "timed out"
+    if isinstance(err, ValueError | openai.APIResponseValidationError):
+        return f"malformed reply ({type(err).__name__}: {str(err)[:160]})"
+    return f"{type(err).__name__}: {str(err)[:200]}"
 
 
 def retry_after_seconds(err: BaseException) -> float | None:

@@ -6,6 +6,12 @@ per sample (``<out>/<task>.jsonl``) and a summary (``<out>/summary.json``), all 
 ``<run>/judge/<prompt>/``: lm-eval's own files are never rewritten. Every reply is committed
 to the cache when it arrives, and output files are replaced atomically: a killed run loses
 nothing, and the same command resumes it.
+
+A request ends in one of three ways: judged (a reply that parses into a verdict), failed
+(no usable reply after its tries: a rerun retries it), or unparsable (replies that never
+parsed after its tries: kept, and re-asked by a rerun with ``retry_unparsable``). A reply
+that does not parse is asked again within the same tries, so a garbled reply from a flaky
+server is never a final verdict.
 """
 
 from __future__ import annotations
@@ -33,10 +39,13 @@ from medinj_eval.judge.retry import (
     INVALID,
     RetryPolicy,
     classify,
+    describe,
     retry_after_seconds,
 )
 from medinj_eval.judge.verdicts import Verdict, combine_runs, parse_verdict
-from medinj_eval.runs import Sample, open_ended_samples, sample_files
+from medinj_eval.runs import Sample, open_ended_samples, sample_files, task_and_stamp
+
+FAILED = "failed"
 
 
 class JudgeAborted(JudgeError):
@@ -55,12 +64,14 @@ class JudgeConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     seed: int = 0
     progress: bool = True
+    retry_unparsable: bool = False
 
 
 @dataclass
 class Outcome:
     reply: Reply | None = None
     error: str | None = None
+    attempts: int = 1
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Request:
 class Counters:
     calls: int = 0
     cached: int = 0
+    reasked: int = 0
     consecutive_connection_failures: int = 0
     last_reply: float = field(default_factory=time.monotonic)
 
@@ -97,11 +109,11 @@ def build_requests(samples: list[Sample], config: JudgeConfig) -> list[Request]:
 
 async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) -> Outcome:
     """The reply to one request. Connection failures are retried with backoff until the
-    server has been silent for ``max_wait`` seconds; other retryable errors use up to
-    ``attempts`` tries."""
+    server has been silent for ``max_wait`` seconds; every other retryable error and every
+    reply that parses into no verdict uses one of ``attempts`` tries."""
     policy, backend = config.policy, config.backend
     attempts = policy.attempts if backend.retries else 1
-    failed, waits = 0, 0
+    tries, waits = 0, 0
     while True:
         counters.calls += 1
         try:
@@ -111,24 +123,29 @@ async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) 
             if kind == FATAL:
                 raise JudgeError(f"judge backend {backend.base_url}: {err}") from err
             if kind == INVALID:
-                return Outcome(error=f"rejected by the server: {_short(err)}")
+                return Outcome(error=f"rejected by the server: {_short(err)}", attempts=tries + 1)
             if kind == CONNECTION and backend.retries:
                 counters.consecutive_connection_failures += 1
                 if counters.waited() >= policy.max_wait:
                     raise JudgeAborted(_abort_message(backend, counters, config)) from err
                 delay = policy.delay(waits, None, rng)
             else:
-                failed += 1
-                if failed >= attempts:
-                    return Outcome(error=f"failed after {attempts} tries: {_short(err)}")
-                delay = policy.delay(failed - 1, retry_after_seconds(err), rng)
+                tries += 1
+                if tries >= attempts:
+                    reason = describe(err, backend.timeout)
+                    return Outcome(error=f"failed after {tries} tries: {reason}", attempts=tries)
+                delay = policy.delay(tries - 1, retry_after_seconds(err), rng)
             waits += 1
             await asyncio.sleep(delay)
             continue
         counters.consecutive_connection_failures = 0
         counters.last_reply = time.monotonic()
-        config.cache.put(request.key, backend.model, reply.text, reply.finish_reason)
-        return Outcome(reply)
+        tries += 1
+        if parse_verdict(reply.text, config.prompt.verdict).score is None and tries < attempts:
+            await asyncio.sleep(policy.delay(tries - 1, None, rng))
+            continue
+        config.cache.put(request.key, backend.model, reply.text, reply.finish_reason, tries)
+        return Outcome(reply, attempts=tries)
 
 
 def _short(err: BaseException | None) -> str:
@@ -157,8 +174,11 @@ async def obtain_replies(
     first: dict[str, int] = {}
     for i, request in enumerate(requests):
         hit = config.cache.get(request.key)
+        if hit is not None and config.retry_unparsable and _unparsable(hit[0], config):
+            hit = None
+            counters.reasked += 1
         if hit is not None:
-            outcomes[i] = Outcome(Reply(*hit))
+            outcomes[i] = Outcome(Reply(hit[0], hit[1]), attempts=hit[2])
             counters.cached += 1
         elif request.key in first:
             copies[first[request.key]].append(i)
@@ -194,6 +214,10 @@ async def obtain_replies(
     return [o or Outcome(error="not attempted") for o in outcomes], counters
 
 
+def _unparsable(text: str, config: JudgeConfig) -> bool:
+    return parse_verdict(text, config.prompt.verdict).score is None
+
+
 def judge_samples(
     samples: list[Sample], config: JudgeConfig
 ) -> tuple[list[dict[str, Any]], Counters]:
@@ -211,7 +235,7 @@ def judge_samples(
 def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeConfig) -> dict:
     errors = [o.error for _, o in pairs if o.error]
     if errors:
-        verdict = Verdict(None, f"failed: {errors[0]}")
+        verdict = Verdict(None, f"{FAILED}: {errors[0]}")
     else:
         verdict = combine_runs(
             [parse_verdict(o.reply.text, config.prompt.verdict) for _, o in pairs]
@@ -227,6 +251,7 @@ def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeC
         "status": verdict.status,
         "raw": [o.reply.text if o.reply else None for _, o in pairs],
         "finish_reasons": [o.reply.finish_reason if o.reply else None for _, o in pairs],
+        "attempts": [o.attempts for _, o in pairs],
         "judge_model": config.backend.model,
         "prompt": config.prompt.name,
         "prompt_sha256": json_sha256(messages),
@@ -246,6 +271,7 @@ def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dic
     """Judge every open-ended samples file under ``source``; write records and summaries."""
     files = [(f, open_ended_samples(f)) for f in sample_files(source)]
     files = [(f, s) for f, s in files if s]
+    refuse_duplicate_tasks([f for f, _ in files])
     if not files:
         raise JudgeError(f"{source}: no open-ended samples (documents with a 'reference')")
     base = source if source.is_dir() else source.parent
@@ -268,6 +294,20 @@ def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dic
     return summary
 
 
+def refuse_duplicate_tasks(files: list[Path]) -> None:
+    """Two samples files of one task (lm-eval run twice into one output folder) would be
+    judged twice: refused before any request, naming both."""
+    seen: dict[str, Path] = {}
+    for file in files:
+        task, _ = task_and_stamp(file)
+        if task in seen:
+            raise JudgeError(
+                f"two samples files for task {task}: {seen[task]} and {file}; judge one run "
+                "at a time (move or delete the older file, or pass one samples file)"
+            )
+        seen[task] = file
+
+
 def _settings(config: JudgeConfig, counters: Counters) -> dict[str, Any]:
     return {
         "prompt": config.prompt.name,
@@ -283,4 +323,5 @@ def _settings(config: JudgeConfig, counters: Counters) -> dict[str, Any]:
         "cache": str(config.cache.path),
         "calls_made": counters.calls,
         "replies_from_cache": counters.cached,
+        "unparsable_reasked": counters.reasked,
     }

@@ -32,7 +32,7 @@ def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float |
     if "reference" in doc:
         return open_scores(sample, config)
     if "answers" in doc:
-        return span_scores(str(sample["filtered_resps"][0]), doc["answers"])
+        return span_scores(str(sample["filtered_resps"][0]), doc)
     output_type = config.get("output_type", "generate_until")
     if "letters" in doc:
         meta = config.get("metadata") or {}

@@ -41,6 +41,8 @@ def known_tasks() -> set[str]:
 
 def submissions(results_dir: Path) -> list[Path]:
     """Every submission folder; any other folder (a half-written or foreign one) is refused."""
+    if not results_dir.is_dir():
+        raise SubmissionError(f"{results_dir}: no such results folder (--results)")
     folders = []
     for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         if folder.name == REPORTED_DIR or folder.name.startswith("."):

@@ -34,6 +34,8 @@ def load_pairs(paths: list[Path]) -> list[Pair]:
     """Every pair of every file; the format is told by the fields of the first row."""
     pairs: list[Pair] = []
     for path in paths:
+        if not Path(path).is_file():
+            raise DataValidationError(str(path), None, None, "no such file of labelled pairs")
         rows = read_records(Path(path))
         if not rows:
             raise DataValidationError(str(path), None, None, "no rows")

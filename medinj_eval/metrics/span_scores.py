@@ -14,34 +14,38 @@ from collections.abc import Sequence
 
 FRENCH_ARTICLES = ("le", "la", "les", "l", "un", "une", "des", "du", "de", "d")
 _ARTICLE = re.compile(r"\b(?:" + "|".join(FRENCH_ARTICLES) + r")\b")
-# ASCII punctuation plus the typographic marks French texts use.
-_PUNCTUATION = set(string.punctuation) | set("«»“”‘’…–—·")
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
+def is_punctuation(char: str) -> bool:
+    """SQuAD's ``string.punctuation`` (ASCII, symbols such as ``$+<=>^`|~`` included), and
+    every character of a Unicode punctuation category (``P*``: « » … – • ¿ ...)."""
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
 
 
 def normalize_french(text: str) -> str:
-    """Lower case, accents removed (NFKD, combining marks dropped), punctuation replaced by
-    spaces, the articles le, la, les, l', un, une, des, du, de, d' dropped, whitespace
-    collapsed. Punctuation becomes a space so that ``l'artère`` -> ``l artere`` -> ``artere``.
+    """Lower case, accents removed (NFKD, combining marks dropped), punctuation
+    (:func:`is_punctuation`) replaced by spaces, the articles le, la, les, l', un, une, des,
+    du, de, d' dropped, whitespace collapsed. Punctuation becomes a space so that
+    ``l'artère`` -> ``l artere`` -> ``artere``.
 
     Source: EnMed's ExtQA normalisation (SQuAD's ``normalize_answer`` for French).
     """
     text = unicodedata.normalize("NFKD", text.lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    text = "".join(" " if c in _PUNCTUATION else c for c in text)
+    text = "".join(" " if is_punctuation(c) else c for c in text)
     text = _ARTICLE.sub(" ", text)
     return " ".join(text.split())
 
 
 def token_f1_one(prediction: str, gold: str) -> float:
     """Token F1 of one gold: with common = |tokens(P) ∩ tokens(G)| as multisets,
-    precision = common / |P|, recall = common / |G|, F1 = 2PR / (P + R); 0 when nothing is
-    shared; 1 when both normalise to nothing, 0 when only one does.
+    precision = common / |P|, recall = common / |G|, F1 = 2PR / (P + R), and 0 when
+    common = 0 (also when both normalise to nothing: v1.1 has no empty-answer rule).
 
     Source: SQuAD v1.1 evaluation script (``f1_score``), French normalisation (EnMed).
     """
     pred, ref = normalize_french(prediction).split(), normalize_french(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())
     if common == 0:
         return 0.0

@@ -7,14 +7,13 @@ is written from), the tables, the figures, position bias and the report.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from medinj_eval.reports.figures import all_figures
 from medinj_eval.reports.page import comparison_sections, run_sections, write_report
 from medinj_eval.reports.tables import write_tables
-from medinj_eval.runs import load_run
+from medinj_eval.runs import RunError, load_run, read_json, results_file
 from medinj_eval.stats.compare import compare_runs
 from medinj_eval.stats.position_bias import run_position_bias
 
@@ -32,7 +31,8 @@ def compare(
 ) -> dict[str, Path]:
     """Compare runs; write tables, figures, position bias and the report into ``out``."""
     if names and len(names) != len(run_paths):
-        raise ValueError(f"--names gives {len(names)} names for {len(run_paths)} runs")
+        raise RunError(f"--names gives {len(names)} names for {len(run_paths)} runs")
+    refuse_repeated_runs(run_paths)
     runs = [load_run(p, n) for p, n in zip(run_paths, names or [None] * len(run_paths))]
     comparison = compare_runs(
         runs, baseline, metric=metric, q=q, n_resamples=n_resamples, seed=seed
@@ -41,6 +41,19 @@ def compare(
     comparison["position_bias"] = {k: v for k, v in bias.items() if v}
     paths = write_tables(comparison, out)
     return {**paths, **_page(comparison, out)}
+
+
+def refuse_repeated_runs(run_paths: list[str]) -> None:
+    """A run compared with itself would pair every item with itself: refused."""
+    seen: dict[Path, str] = {}
+    for given in run_paths:
+        path = results_file(Path(given)).resolve()
+        if path in seen:
+            raise RunError(
+                f"{given} is given twice (also as {seen[path]}): a run compared with itself "
+                "has no differences to test; give two or more different runs"
+            )
+        seen[path] = given
 
 
 def _page(comparison: dict[str, Any], out: Path) -> dict[str, Path]:
@@ -53,7 +66,7 @@ def report(path: str | Path, out: Path | None = None) -> dict[str, Path]:
     """The page of a comparison folder (holding comparison.json) or of one run folder."""
     path = Path(path)
     if (path / "comparison.json").is_file():
-        comparison = json.loads((path / "comparison.json").read_text(encoding="utf-8"))
+        comparison = read_json(path / "comparison.json")
         return _page(comparison, out or path)
     run = load_run(path)
     folder = out or run.path.parent

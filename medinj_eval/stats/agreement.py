@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from medinj_eval.metrics import parse_strict
-from medinj_eval.runs import Run
+from medinj_eval.runs import Run, RunError
 
 
 def _response(row: dict[str, Any]) -> Any:
@@ -76,11 +76,15 @@ def task_agreement(rows_a: list[dict], rows_b: list[dict]) -> dict[str, Any]:
 
 
 def backend_agreement(a: Run, b: Run) -> dict[str, dict[str, Any]]:
-    """Per task both runs logged, the agreement of their items."""
-    return {
-        task: task_agreement(a.samples[task], b.samples[task])
-        for task in sorted(set(a.samples) & set(b.samples))
-    }
+    """Per task both runs logged, the agreement of their items; runs without a task in
+    common are refused (there is nothing to agree on)."""
+    shared = sorted(set(a.samples) & set(b.samples))
+    if not shared:
+        raise RunError(
+            f"{a.path.parent} and {b.path.parent} share no task ({', '.join(a.tasks)} vs "
+            f"{', '.join(b.tasks)}): agreement compares two runs of the same tasks"
+        )
+    return {task: task_agreement(a.samples[task], b.samples[task]) for task in shared}
 
 
 def agreement_table(figures: dict[str, dict[str, Any]], names: tuple[str, str]) -> str:

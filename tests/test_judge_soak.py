@@ -1,0 +1,170 @@
+"""The judge through a fault-injecting proxy (tests/fault_proxy.py) in front of the real
+llama.cpp server: every fault kind, seeded and bounded, a SIGKILL in the middle, reruns.
+
+Every record is judged exactly once with the verdict the same request gets without faults,
+or marked failed (or unparsable) with its reason and tries; a rerun sends only what is
+missing, and ``--retry-unparsable`` only the unparsable. The CI count is
+``MEDINJ_SOAK_SAMPLES`` (default 150); ``make test-soak`` runs 1,000.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import cli
+from fault_proxy import KINDS, FaultPlan, FaultProxy
+from servers import MODEL_NAME
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "150"))
+CONCURRENCY = 16
+TIMEOUT = 30
+FAILING, GARBLED = ("[v3]", "[v8]"), ("[v5]", "[v13]")  # never answered within 6 tries
+TASK = "soak_open"
+
+
+def soak_run(open_run: Path, folder: Path, n: int) -> Path:
+    """A run folder with one samples file of ``n`` open-ended answers, each a distinct
+    judge request: the real run's answers, each marked ``[v<i>]``."""
+    base = [
+        json.loads(line)
+        for path in sorted(open_run.rglob("samples_*mediqal_oeq_*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    rows = []
+    for i in range(n):
+        row = json.loads(json.dumps(base[i % len(base)]))
+        row["doc_id"], row["doc_hash"] = i, f"soak-{i:05d}"
+        row["filtered_resps"] = [f"{row['filtered_resps'][0].strip()} [v{i}]"]
+        rows.append(row)
+    folder.mkdir(parents=True)
+    path = folder / f"samples_{TASK}_2026-11-30T00-00-00.000000.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return folder
+
+
+def judge_args(run: Path, base_url: str, cache: Path, out: Path, *extra: str) -> list[str]:
+    # the server answers one request at a time: --timeout covers 16 queued requests
+    return [
+        "judge", str(run), "--base-url", base_url, "--judge-model", MODEL_NAME,
+        "--server", "llama-cpp", "--cache", str(cache), "--out", str(out), "--no-progress",
+        "--concurrency", str(CONCURRENCY), "--timeout", str(TIMEOUT), *extra,
+    ]  # fmt: skip
+
+
+def records(out: Path) -> dict[int, dict]:
+    rows = [json.loads(line) for line in (out / f"{TASK}.jsonl").read_text().splitlines()]
+    by_doc = {int(r["doc_id"]): r for r in rows}
+    assert len(by_doc) == len(rows)  # each document once
+    return by_doc
+
+
+def cached_replies(cache: Path) -> int:
+    import sqlite3
+
+    if not cache.exists():
+        return 0
+    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, tmp_path):
+    if judge_server.family != "llama-cpp":
+        pytest.skip("the soak runs against llama.cpp")
+    n = SAMPLES
+    run = soak_run(open_run, tmp_path / "run", n)
+    clean_out = tmp_path / "clean"
+    cli(*judge_args(run, judge_server.base_url, tmp_path / "clean.sqlite", clean_out))
+    clean = records(clean_out)
+    assert all(r["status"] == "ok" for r in clean.values())
+
+    poison = {m: "http500" for m in FAILING} | {m: "prose" for m in GARBLED}
+    plan = FaultPlan(seed=7, rate=0.35, max_faults=2, stall=TIMEOUT + 5, poison=poison)
+    proxy = FaultProxy(judge_server.base_url, plan).start()
+    cache, out = tmp_path / "soak.sqlite", tmp_path / "soak"
+    args = judge_args(run, proxy.base_url, cache, out)
+    try:
+        proxy.phase = "killed"
+        exe = Path(sys.executable).parent / "medinj-eval"
+        proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 900
+        while cached_replies(cache) < n // 3:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kept = cached_replies(cache)
+        assert not (out / "summary.json").exists()
+
+        proxy.phase = "resumed"
+        first = cli(*args, check=False)
+        assert first.returncode == 3, first.stderr[-3000:]
+        assert f"{kept} reply(ies) from the cache" in first.stdout
+        assert "2 failed (the same command retries them)" in first.stderr
+        assert "2 unparsable (add --retry-unparsable to ask again)" in first.stderr
+        assert set(proxy.faults) == set(KINDS), proxy.faults
+        # a SIGKILL re-sends at most the requests in flight: the concurrency
+        resent = sum(1 for count in proxy.delivered.values() if count > 1)
+        assert resent <= CONCURRENCY
+        recs = records(out)
+        assert len(recs) == n
+        for doc, rec in recs.items():
+            if f"[v{doc}]" in FAILING:
+                assert rec["score"] is None and rec["status"].startswith("failed: failed after 6")
+                assert "HTTP" in rec["status"] or "500" in rec["status"]
+            elif f"[v{doc}]" in GARBLED:
+                assert rec["status"] == "unparsable" and rec["attempts"] == [6]
+            else:
+                assert (rec["status"], rec["score"], rec["raw"]) == (
+                    clean[doc]["status"], clean[doc]["score"], clean[doc]["raw"],
+                )  # fmt: skip
+
+        proxy.phase = "retry-failed"
+        second = cli(*args, check=False)
+        assert second.returncode == 3 and "failed (" not in second.stderr
+        assert "2 unparsable" in second.stderr
+        assert proxy.by_phase["retry-failed"] == {"clean": len(FAILING)}
+        proxy.phase = "retry-unparsable"
+        third = cli(*args, "--retry-unparsable")
+        assert proxy.by_phase["retry-unparsable"] == {"clean": len(GARBLED)}
+        assert "Traceback" not in first.stderr + second.stderr + third.stderr
+    finally:
+        proxy.stop()
+    final = records(out)
+    assert {d: (r["score"], r["raw"]) for d, r in final.items()} == {
+        d: (r["score"], r["raw"]) for d, r in clean.items()
+    }
+    summary = json.loads((out / "summary.json").read_text())["tasks"][TASK]
+    assert (summary["n_judged"], summary["n_failed"], summary["n_unparsable"]) == (n, 0, 0)
+    print(f"soak: {n} samples, faults {dict(proxy.faults)}, re-sent after SIGKILL {resent}")
+
+
+def test_a_timeout_is_reported_as_a_timeout(judge_server, open_run, tmp_path):
+    if judge_server.family != "llama-cpp":
+        pytest.skip("runs against llama.cpp")
+    run = soak_run(open_run, tmp_path / "run", 1)
+    proxy = FaultProxy(judge_server.base_url, FaultPlan(stall=3, poison={"[v0]": "stall"}))
+    proxy.start()
+    out = tmp_path / "out"
+    try:
+        args = judge_args(run, proxy.base_url, tmp_path / "c.sqlite", out)
+        args[args.index("--timeout") + 1] = "1"
+        done = cli(*args, "--max-attempts", "2", check=False)
+    finally:
+        proxy.stop()
+    assert done.returncode == 3 and "unreachable" not in done.stderr
+    (rec,) = records(out).values()
+    assert rec["status"] == (
+        "failed: failed after 2 tries: timed out (no reply within --timeout 1 s)"
+    )
