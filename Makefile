@@ -66,6 +66,12 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/python tests/llama_check.py
 	$(BIN)/python -m pytest -q -ra tests
 
+# The judge's soak at full size: 1,000 judge requests through the fault-injecting proxy
+# (`make test` runs it with 100).
+test-soak: setup $(VENV)/.test-deps
+	$(BIN)/medinj-eval model prepare
+	MEDINJ_SOAK_SAMPLES=1000 $(BIN)/python -m pytest -q -ra -s tests/test_judge_soak.py
+
 # Opt-in: vLLM's CPU build in a virtualenv of its own (--model vllm on the CPU, the vllm marker).
 # It needs torch 2.13.0+cpu; the torchvision/torchaudio/torchcodec it drags in are removed.
 vllm-env:

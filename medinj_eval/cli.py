@@ -229,11 +229,15 @@ RUN_HELP = """usage: medinj-eval run [lm_eval run options]
 medinj-eval run is `lm_eval run` with:
   --include_path        medinj-eval's tasks (added when absent)
   --model_args          pretrained=default: the embedded SmolLM2-135M-Instruct
-  --output_path, -o     default runs/<timestamp>/; manifest.json is written beside the results
+  --output_path, -o     default runs/<timestamp>/; manifest.json is written beside the results;
+                        each task's results and samples are kept in tasks/<task>/ as it ends
+  --resume RUN          go on with a killed run (its own arguments, from RUN/run.json): the
+                        same command with the same --output_path does the same
   --log_samples         always on (per-sample logs feed judge, compare and leaderboard)
-  --use_cache DIR       one request cache per model: DIR/model-<key>_rank*.db, the key made of
-                        the backend, the model arguments, the base model's revision or
-                        weights' sha256 and the adapter's sha256
+  --use_cache DIR       the request cache (default: <output_path>/requests), one per model:
+                        DIR/model-<key>_rank*.db, the key made of the backend, the model
+                        arguments, the base model's revision or weights' sha256 and the
+                        adapter's sha256
   --metadata JSON|k=v   checked before the run; {"data_dir": DIR} reads the benchmarks from DIR
   --data-parallel N     split the items over N processes (accelerate; hf/medinj-hf), one result;
                         vllm: data_parallel_size=N

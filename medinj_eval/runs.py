@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,11 @@ class Run:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSON-lines file; a line that is not a JSON object is one RunError
     naming the file and the line."""
-    rows = []
+    return [row for _, row in numbered_rows(path)]
+
+
+def numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of every non-empty line of a JSON-lines file."""
     for line_no, line in enumerate(_text(path).splitlines(), 1):
         if not line.strip():
             continue
@@ -110,8 +115,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             raise RunError(f"{path}, line {line_no}: invalid JSON ({err.msg})") from err
         if not isinstance(row, dict):
             raise RunError(f"{path}, line {line_no}: expected a JSON object")
-        rows.append(row)
-    return rows
+        yield line_no, row
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -281,13 +285,7 @@ def open_ended_samples(path: Path) -> list[Sample]:
     reference (MCQ, cloze and span tasks are not judged)."""
     task, _ = task_and_stamp(path)
     out = []
-    for line_no, line in enumerate(_text(path).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RunError(f"{path}, line {line_no}: invalid JSON: {err}") from err
+    for line_no, row in numbered_rows(path):
         doc = row.get("doc") or {}
         if "reference" not in doc:
             return []

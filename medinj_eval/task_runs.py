@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medinj_eval.atomic import write_atomic
 from medinj_eval.hashing import json_sha256
 from medinj_eval.runs import RunError
 
@@ -68,18 +68,14 @@ class KeptTask:
         write_atomic(self.fingerprint_file, dump({"fingerprint": fingerprint}))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def lm_eval_config(args: list[str]):
-    """lm-eval's own reading of its ``run`` arguments (an ``EvaluatorConfig``)."""
+    """lm-eval's own reading of its ``run`` arguments (an ``EvaluatorConfig``), with its
+    logging set up as ``lm_eval`` sets it up."""
     from lm_eval._cli.run import Run
     from lm_eval.config.evaluate_config import EvaluatorConfig
+    from lm_eval.utils import setup_logging
+
+    setup_logging()
 
     parser = argparse.ArgumentParser(prog="lm_eval")
     Run(parser.add_subparsers(dest="command"))

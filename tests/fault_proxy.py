@@ -13,9 +13,10 @@ generator seeded with (seed, body, n) decides whether it gets a fault and which 
 
 A body is faulted at most ``max_faults`` times (so a client that retries gets the server's
 real reply), except a body holding one of the ``poison`` markers, which gets that marker's
-fault kind for its first ``poison_faults`` arrivals. Everything else is forwarded to the
-server unchanged. The proxy counts what it did per body; it is stopped with :meth:`stop`
-(a thread of this process).
+fault kind every time, as long as the marker stays in ``poison``. Everything else is
+forwarded to the server unchanged. The proxy counts what it did per body and keeps the
+server's own reply to each request; it is stopped with :meth:`stop` (a thread of this
+process).
 """
 
 from __future__ import annotations
@@ -45,13 +46,12 @@ class FaultPlan:
     max_faults: int = 2
     stall: float = 3.0
     poison: dict[str, str] = field(default_factory=dict)  # text in the body -> fault kind
-    poison_faults: int = 6
 
     def fault(self, body: bytes, arrival: int) -> str | None:
         text = body.decode("utf-8", errors="replace")
         kind = next((k for marker, k in self.poison.items() if marker in text), None)
         if kind is not None:
-            return kind if arrival < self.poison_faults else None
+            return kind
         digest = body_digest(body)
         if arrival >= self.max_faults:
             return None
@@ -90,7 +90,8 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.arrivals: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()  # kind -> count
-        self.delivered: Counter[str] = Counter()  # body digest -> clean replies sent
+        self.forwarded: Counter[str] = Counter()  # body digest -> times sent to the server
+        self.clean: dict[str, str] = {}  # sha256 of the messages -> the server's reply text
         self.by_phase: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.phase = "start"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -139,13 +140,15 @@ class FaultProxy:
                         proxy.by_phase[proxy.phase][kind] += 1
                     self.fault(kind)
                     return
+                with proxy.lock:
+                    proxy.forwarded[digest] += 1
+                    proxy.by_phase[proxy.phase]["clean"] += 1
                 status, reply = proxy.forward("POST", self.path, body)
-                if self.reply(status, reply) and status == 200:
-                    with proxy.lock:
-                        proxy.delivered[digest] += 1
-                        proxy.by_phase[proxy.phase]["clean"] += 1
+                if status == 200:
+                    proxy.remember(body, reply)
+                self.reply(status, reply)
 
-            def reply(self, status: int, body: bytes, headers: dict | None = None) -> bool:
+            def reply(self, status: int, body: bytes, headers: dict | None = None) -> None:
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -154,9 +157,8 @@ class FaultProxy:
                         self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(body)
-                    return True
-                except OSError:  # the client gave up (a timeout): nothing was delivered
-                    return False
+                except OSError:  # the client gave up (a timeout, a kill)
+                    self.close_connection = True
 
             def fault(self, kind: str) -> None:
                 if kind == "http500":
@@ -183,6 +185,17 @@ class FaultProxy:
                     self.reply(200, completion(GARBLED[kind]))
 
         return Handler
+
+    def remember(self, body: bytes, reply: bytes) -> None:
+        """The server's own reply to these messages, keyed as the judge's records key them
+        (``prompt_sha256``): what the request gets without faults."""
+        from medinj_eval.hashing import json_sha256
+
+        key = json_sha256(json.loads(body)["messages"])
+        text = json.loads(reply)["choices"][0]["message"]["content"]
+        with self.lock:
+            self.clean.setdefault(key, text)
+            assert self.clean[key] == text, "the server answered one request two ways"
 
     def forward(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         url = self.upstream.rsplit("/v1", 1)[0] + path

@@ -71,21 +71,29 @@ def broken_run(run_copy: Path) -> Path:
     return run_copy
 
 
-def test_report_on_a_corrupt_results_file_names_it(broken_run):
-    (results,) = broken_run.rglob("results_*.json")
+def cut_results(run: Path) -> str:
+    (results,) = run.rglob("results_*.json")
     results.write_text(results.read_text()[:200])
-    one_line_error(cli("report", str(broken_run), check=False), f"{results}: invalid JSON")
+    return f"{results}: invalid JSON"
 
 
-def test_compare_on_a_corrupt_samples_file_names_its_line(broken_run, tmp_path):
-    sample = sorted(broken_run.rglob("samples_*.jsonl"))[0]
+def cut_samples(run: Path) -> str:
+    sample = sorted(run.rglob("samples_*.jsonl"))[0]
     lines = sample.read_text().splitlines()
     lines[2] = lines[2][:50]
     sample.write_text("\n".join(lines) + "\n")
+    return f"{sample}, line 3: invalid JSON"
+
+
+@pytest.mark.parametrize("damage", [cut_results, cut_samples], ids=["results", "samples"])
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_a_cut_results_or_samples_file_is_named(broken_run, tmp_path, damage, command):
     other = shutil.copytree(broken_run, tmp_path / "other")
-    done = cli("compare", str(broken_run), str(other), "--baseline", "a", "--names", "a,b",
-               "--out", str(tmp_path / "cmp"), check=False)  # fmt: skip
-    one_line_error(done, f"{sample}, line 3: invalid JSON")
+    expected = damage(broken_run)
+    args = [str(broken_run)]
+    if command == "compare":
+        args += [str(other), "--baseline", "a", "--names", "a,b", "--out", str(tmp_path / "c")]
+    one_line_error(cli(command, *args, check=False), expected)
 
 
 def test_compare_of_a_run_with_itself_is_refused(broken_run, tmp_path):

@@ -1,10 +1,11 @@
 """The judge through a fault-injecting proxy (tests/fault_proxy.py) in front of the real
 llama.cpp server: every fault kind, seeded and bounded, a SIGKILL in the middle, reruns.
 
-Every record is judged exactly once with the verdict the same request gets without faults,
-or marked failed (or unparsable) with its reason and tries; a rerun sends only what is
+Every record is judged exactly once with the verdict the same request gets without faults
+(the server's own reply to it, as the proxy forwarded it), or marked failed (or
+unparsable) with its reason and tries; a rerun sends only what is
 missing, and ``--retry-unparsable`` only the unparsable. The CI count is
-``MEDINJ_SOAK_SAMPLES`` (default 150); ``make test-soak`` runs 1,000.
+``MEDINJ_SOAK_SAMPLES`` (default 100); ``make test-soak`` runs 1,000.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from servers import MODEL_NAME
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "150"))
+SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "100"))
 CONCURRENCY = 16
-TIMEOUT = 30
+# the server answers one request at a time: --timeout covers 16 queued requests
+TIMEOUT = int(os.environ.get("MEDINJ_SOAK_TIMEOUT", "60"))
 FAILING, GARBLED = ("[v3]", "[v8]"), ("[v5]", "[v13]")  # never answered within 6 tries
 TASK = "soak_open"
 
@@ -52,7 +54,6 @@ def soak_run(open_run: Path, folder: Path, n: int) -> Path:
 
 
 def judge_args(run: Path, base_url: str, cache: Path, out: Path, *extra: str) -> list[str]:
-    # the server answers one request at a time: --timeout covers 16 queued requests
     return [
         "judge", str(run), "--base-url", base_url, "--judge-model", MODEL_NAME,
         "--server", "llama-cpp", "--cache", str(cache), "--out", str(out), "--no-progress",
@@ -84,11 +85,6 @@ def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, t
         pytest.skip("the soak runs against llama.cpp")
     n = SAMPLES
     run = soak_run(open_run, tmp_path / "run", n)
-    clean_out = tmp_path / "clean"
-    cli(*judge_args(run, judge_server.base_url, tmp_path / "clean.sqlite", clean_out))
-    clean = records(clean_out)
-    assert all(r["status"] == "ok" for r in clean.values())
-
     poison = {m: "http500" for m in FAILING} | {m: "prose" for m in GARBLED}
     plan = FaultPlan(seed=7, rate=0.35, max_faults=2, stall=TIMEOUT + 5, poison=poison)
     proxy = FaultProxy(judge_server.base_url, plan).start()
@@ -115,7 +111,7 @@ def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, t
         assert "2 unparsable (add --retry-unparsable to ask again)" in first.stderr
         assert set(proxy.faults) == set(KINDS), proxy.faults
         # a SIGKILL re-sends at most the requests in flight: the concurrency
-        resent = sum(1 for count in proxy.delivered.values() if count > 1)
+        resent = sum(1 for count in proxy.forwarded.values() if count > 1)
         assert resent <= CONCURRENCY
         recs = records(out)
         assert len(recs) == n
@@ -126,28 +122,29 @@ def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, t
             elif f"[v{doc}]" in GARBLED:
                 assert rec["status"] == "unparsable" and rec["attempts"] == [6]
             else:
-                assert (rec["status"], rec["score"], rec["raw"]) == (
-                    clean[doc]["status"], clean[doc]["score"], clean[doc]["raw"],
-                )  # fmt: skip
+                assert rec["status"] == "ok" and rec["raw"] == [proxy.clean[rec["prompt_sha256"]]]
 
         proxy.phase = "retry-failed"
+        plan.poison = {m: "prose" for m in GARBLED}  # the server is healthy again
         second = cli(*args, check=False)
         assert second.returncode == 3 and "failed (" not in second.stderr
         assert "2 unparsable" in second.stderr
         assert proxy.by_phase["retry-failed"] == {"clean": len(FAILING)}
         proxy.phase = "retry-unparsable"
+        plan.poison = {}
         third = cli(*args, "--retry-unparsable")
         assert proxy.by_phase["retry-unparsable"] == {"clean": len(GARBLED)}
         assert "Traceback" not in first.stderr + second.stderr + third.stderr
     finally:
         proxy.stop()
     final = records(out)
-    assert {d: (r["score"], r["raw"]) for d, r in final.items()} == {
-        d: (r["score"], r["raw"]) for d, r in clean.items()
-    }
+    assert all(r["raw"] == [proxy.clean[r["prompt_sha256"]]] for r in final.values())
+    assert all(r["score"] == float(r["raw"][0]) for r in final.values())
     summary = json.loads((out / "summary.json").read_text())["tasks"][TASK]
     assert (summary["n_judged"], summary["n_failed"], summary["n_unparsable"]) == (n, 0, 0)
-    print(f"soak: {n} samples, faults {dict(proxy.faults)}, re-sent after SIGKILL {resent}")
+    sent = sum(proxy.forwarded.values()) + sum(proxy.faults.values())
+    print(f"soak: {n} samples, {sent} requests, faults {dict(proxy.faults)}, sent to the "
+          f"server again after the SIGKILL {resent}")  # fmt: skip
 
 
 def test_a_timeout_is_reported_as_a_timeout(judge_server, open_run, tmp_path):

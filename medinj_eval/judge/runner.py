@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from medinj_eval.atomic import write_atomic
 from medinj_eval.hashing import json_sha256
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.aggregate import summarize
@@ -141,7 +141,7 @@ async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) 
         counters.consecutive_connection_failures = 0
         counters.last_reply = time.monotonic()
         tries += 1
-        if parse_verdict(reply.text, config.prompt.verdict).score is None and tries < attempts:
+        if _unparsable(reply.text, config) and tries < attempts:
             await asyncio.sleep(policy.delay(tries - 1, None, rng))
             continue
         config.cache.put(request.key, backend.model, reply.text, reply.finish_reason, tries)
@@ -257,14 +257,6 @@ def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeC
         "prompt_sha256": json_sha256(messages),
         "template_sha256": config.prompt.sha256(),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def judge_run(source: Path, config: JudgeConfig, out: Path | None = None) -> dict[str, Any]:
