@@ -67,7 +67,7 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/python -m pytest -q -ra tests
 
 # The judge's soak at full size: 1,000 judge requests through the fault-injecting proxy
-# (`make test` runs it with 100).
+# (`make test` runs it with 80).
 test-soak: setup $(VENV)/.test-deps
 	$(BIN)/medinj-eval model prepare
 	MEDINJ_SOAK_SAMPLES=1000 $(BIN)/python -m pytest -q -ra -s tests/test_judge_soak.py

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,14 +236,65 @@ def run_tasks(cfg: Any, output: Path, settings: dict[str, Any], log=print) -> Pa
         if name not in todo:
             log(f"medinj-eval: task {name} finished earlier: kept, not evaluated again")
     lm = make_lm(cfg)
-    for i, (name, fingerprint) in enumerate(todo.items(), 1):
-        log(f"medinj-eval: task {i}/{len(todo)}: {name}")
-        results = evaluate_pass(cfg, lm, [name], manager)
-        if results is not None:
-            samples = results.pop("samples", {}).get(name, [])
-            KeptTask(output / KEPT_TASKS / name).keep(results, samples, fingerprint)
+    units = pass_units({n: leaves[n] for n in todo}, cfg.limit, batch_items(cfg.batch_size))
+    done = 0
+    for unit in units:
+        done += len(unit)
+        log(f"medinj-eval: task(s) {done - len(unit) + 1}-{done}/{len(todo)}: {', '.join(unit)}")
+        results = evaluate_pass(cfg, lm, unit, manager)
+        if results is None:
+            continue
+        samples = results.pop("samples", {})
+        for name in unit:
+            KeptTask(output / KEPT_TASKS / name).keep(
+                task_part(results, name), samples.get(name, []), todo[name]
+            )
     log(f"medinj-eval: all {len(leaves)} task(s) done; writing the run's results")
     return write_run(cfg, lm, manager, output)
+
+
+def batch_items(batch_size: Any) -> int:
+    """Items that fill one batch of the model (64 when the batch size is ``auto``)."""
+    try:
+        return max(1, int(str(batch_size).partition(":")[0]))
+    except ValueError:
+        return 64
+
+
+def n_items(task: Any, limit: float | None) -> int:
+    """How many documents lm-eval will evaluate of ``task`` under ``--limit``."""
+    n = len(task.eval_docs)
+    if limit is None:
+        return n
+    return min(n, math.ceil(n * limit) if limit < 1 else int(limit))
+
+
+def pass_units(tasks: dict[str, Any], limit: float | None, batch: int) -> list[list[str]]:
+    """The tasks in lm-eval's order, cut into passes: a task alone, unless it holds fewer
+    items than a batch; then the next tasks of the same output type join its pass until
+    the batch is full, so that small tasks do not leave the model's batches half empty."""
+    units: list[list[str]] = []
+    items, kind = 0, None
+    for name, task in tasks.items():
+        output_type = task.get_config("output_type")
+        if not units or items >= batch or output_type != kind:
+            units.append([])
+            items, kind = 0, output_type
+        units[-1].append(name)
+        items += n_items(task, limit)
+    return units
+
+
+TASK_KEYED = ("results", "configs", "versions", "n-shot", "higher_is_better", "n-samples")
+
+
+def task_part(results: dict[str, Any], name: str) -> dict[str, Any]:
+    """lm-eval's results of a pass, narrowed to one task."""
+    part = {k: v for k, v in results.items() if k not in TASK_KEYED and k != "groups"}
+    for key in TASK_KEYED:
+        if name in (results.get(key) or {}):
+            part[key] = {name: results[key][name]}
+    return part
 
 
 def write_run(cfg: Any, lm: Any, manager: Any, output: Path) -> Path | None:

@@ -5,7 +5,7 @@ Every record is judged exactly once with the verdict the same request gets witho
 (the server's own reply to it, as the proxy forwarded it), or marked failed (or
 unparsable) with its reason and tries; a rerun sends only what is
 missing, and ``--retry-unparsable`` only the unparsable. The CI count is
-``MEDINJ_SOAK_SAMPLES`` (default 100); ``make test-soak`` runs 1,000.
+``MEDINJ_SOAK_SAMPLES`` (default 80); ``make test-soak`` runs 1,000.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from servers import MODEL_NAME
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "100"))
+SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "80"))
 CONCURRENCY = 16
 # the server answers one request at a time: --timeout covers 16 queued requests
 TIMEOUT = int(os.environ.get("MEDINJ_SOAK_TIMEOUT", "60"))
@@ -86,7 +86,7 @@ def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, t
     n = SAMPLES
     run = soak_run(open_run, tmp_path / "run", n)
     poison = {m: "http500" for m in FAILING} | {m: "prose" for m in GARBLED}
-    plan = FaultPlan(seed=7, rate=0.35, max_faults=2, stall=TIMEOUT + 5, poison=poison)
+    plan = FaultPlan(seed=7, rate=0.45, max_faults=2, stall=TIMEOUT + 5, poison=poison)
     proxy = FaultProxy(judge_server.base_url, plan).start()
     cache, out = tmp_path / "soak.sqlite", tmp_path / "soak"
     args = judge_args(run, proxy.base_url, cache, out)

@@ -93,8 +93,8 @@ def test_a_killed_run_resumes_without_evaluating_finished_tasks_again(default_mo
 
     resumed = cli(*run_args(out))
     assert f"task {FIRST} finished earlier: kept, not evaluated again" in resumed.stdout
-    assert f": {FIRST}\n" not in resumed.stdout  # never in the list of tasks to evaluate
-    assert f"task 1/2: {KILLED}" in resumed.stdout
+    assert f"task(s) 1-1/2: {KILLED}\n" in resumed.stdout  # FIRST is not evaluated again
+    assert f"task(s) 2-2/2: {LAST}\n" in resumed.stdout
     assert (out / "tasks" / FIRST / "samples.jsonl").read_bytes() == kept_first
     assert cached_requests(out) == cached_requests(whole)
     assert outputs(out) == outputs(whole)
