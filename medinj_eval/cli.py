@@ -253,7 +253,8 @@ lm_eval's own options follow.
 
 
 def run(lm_eval_args: list[str]) -> int:
-    """Run lm_eval with our include path and defaults, resumably; return its exit status."""
+    """Run lm_eval with our include path and defaults, resumably; 0 once the results are
+    written (failures raise or exit with one line)."""
     if any(a in ("-h", "--help") for a in lm_eval_args):
         return run_help()
     lm_eval_args = resumed_arguments(lm_eval_args)
@@ -334,8 +335,8 @@ def run_resumable(
 
 
 def refuse_bad_arguments(options: argparse.Namespace) -> None:
-    """Stop, before any data or model loads, on a limit, process count or local model
-    folder that cannot work."""
+    """Stop, after the data checks and before any model loads, on a limit, a process count
+    or a local model or adapter folder that cannot work."""
     from medinj_eval.run_inputs import argument_problems
 
     problems = argument_problems(options.limit, options.data_parallel, options.model_args)

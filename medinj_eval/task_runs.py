@@ -148,6 +148,7 @@ def differences(state: dict[str, Any], settings: dict[str, Any]) -> list[str]:
 
 
 def read_run_state(output: Path) -> dict[str, Any]:
+    """``<out>/run.json``: the run's identity, settings and arguments."""
     path = output / RUN_STATE
     if not path.is_file():
         raise RunStateError(f"{output}: no {RUN_STATE} (not a medinj-eval run folder to resume)")
@@ -177,8 +178,11 @@ def make_lm(cfg: Any):
     """The model, loaded once for every pass."""
     from lm_eval.api.registry import get_model
 
-    extra = {"batch_size": cfg.batch_size, "max_batch_size": cfg.max_batch_size}
-    extra["device"] = cfg.device
+    extra = {
+        "batch_size": cfg.batch_size,
+        "max_batch_size": cfg.max_batch_size,
+        "device": cfg.device,
+    }
     factory = get_model(cfg.model)
     if isinstance(cfg.model_args, dict):
         return factory.create_from_arg_obj(cfg.model_args, extra)
