@@ -172,5 +172,21 @@ def test_cache_key_changes_with_model_messages_and_params(tmp_path):
     assert base != cache_key("m", msgs, {"temperature": 0, "seed": 1})
     cache = ReplyCache(tmp_path / "c.sqlite")
     cache.put(base, "m", "1", "stop")
+    cache.put(cache_key("m", msgs, {"temperature": 1}), "m", "prose", "stop", attempts=6)
     cache.close()
-    assert ReplyCache(tmp_path / "c.sqlite").get(base) == ("1", "stop")
+    again = ReplyCache(tmp_path / "c.sqlite")
+    assert again.get(base) == ("1", "stop", 1)
+    assert again.get(cache_key("m", msgs, {"temperature": 1})) == ("prose", "stop", 6)
+
+
+def test_a_cache_written_before_tries_were_counted_opens_with_one_try(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE replies (key TEXT PRIMARY KEY, judge_model TEXT NOT NULL, "
+            "text TEXT NOT NULL, finish_reason TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO replies VALUES ('k', 'm', '0', 'stop', 0)")
+    assert ReplyCache(path).get("k") == ("0", "stop", 1)

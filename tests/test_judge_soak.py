@@ -30,7 +30,7 @@ SAMPLES = int(os.environ.get("MEDINJ_SOAK_SAMPLES", "80"))
 MIN_REQUESTS = int(os.environ.get("MEDINJ_SOAK_MIN_REQUESTS", "0"))  # faulted ones included
 CONCURRENCY = 16
 # the server answers one request at a time: --timeout covers 16 queued requests
-TIMEOUT = int(os.environ.get("MEDINJ_SOAK_TIMEOUT", "60"))
+TIMEOUT = int(os.environ.get("MEDINJ_SOAK_TIMEOUT", "20"))
 FAILING, GARBLED = ("[v3]", "[v8]"), ("[v5]", "[v13]")  # never answered within 6 tries
 TASK = "soak_open"
 
@@ -55,9 +55,23 @@ def soak_run(open_run: Path, folder: Path, n: int) -> Path:
     return folder
 
 
+# A short binary prompt: the soak tries the judge's handling of faults, not the prompt, and
+# a short prompt keeps the server's time per request low enough for a thousand of them.
+SHORT_PROMPT = """name: soak-binary
+verdict:
+  kind: binary
+max_tokens: 1
+system: Reply 1 if the answer is medical, else 0.
+user: "{{ candidate }}"
+"""
+
+
 def judge_args(run: Path, base_url: str, cache: Path, out: Path, *extra: str) -> list[str]:
+    prompt = run / "soak-binary.yaml"
+    prompt.write_text(SHORT_PROMPT, encoding="utf-8")
     return [
         "judge", str(run), "--base-url", base_url, "--judge-model", MODEL_NAME,
+        "--prompt", str(prompt),
         "--server", "llama-cpp", "--cache", str(cache), "--out", str(out), "--no-progress",
         "--concurrency", str(CONCURRENCY), "--timeout", str(TIMEOUT), *extra,
     ]  # fmt: skip
