@@ -50,6 +50,19 @@ def cli(*args: str, check: bool = True, timeout: int = 900) -> subprocess.Comple
     return done
 
 
+def cached_replies(cache: Path) -> int:
+    """Replies a judge cache holds (0 before the judge created it), read without locking."""
+    import sqlite3
+
+    if not cache.exists():
+        return 0
+    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
 @pytest.fixture(scope="session")
 def open_run(default_model, tmp_path_factory) -> Path:
     """A real run of the open-ended sample tasks (answers cut at 32 tokens to keep it short)."""

@@ -10,14 +10,13 @@ import hashlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cached_replies, cli
 from servers import MODEL_NAME, Server, free_port
 
 from medinj_eval.judge.prompts import load_prompt
@@ -39,16 +38,6 @@ def samples_file(run: Path, task: str) -> Path:
 
 def records(out: Path) -> list[dict]:
     return [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.open()]
-
-
-def cached(cache: Path) -> int:
-    if not cache.exists():
-        return 0
-    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
 
 
 def test_judge_a_run_then_rerun_from_cache_with_zero_calls(judge_server, run_copy, tmp_path):
@@ -166,7 +155,7 @@ def test_empty_replies_are_retried_then_counted_missing(judge_server, run_copy, 
     assert all(r["score"] is None and "EmptyReply" in r["status"] for r in recs)
     assert all(r["attempts"] == [3] for r in recs)
     assert done.returncode == 3 and "judged 0, failed 9, unparsable 0" in done.stdout
-    assert cached(tmp_path / "c.sqlite") == 0  # failures are not cached: a re-run retries
+    assert cached_replies(tmp_path / "c.sqlite") == 0  # failures are not cached: a re-run retries
 
 
 def test_api_key_is_never_written(judge_server, run_copy, tmp_path):
@@ -193,7 +182,7 @@ def _start_judge(args: list[str]) -> subprocess.Popen:
 def _wait_for_cache(cache: Path, at_least: int, proc: subprocess.Popen, timeout=300) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        n = cached(cache)
+        n = cached_replies(cache)
         if n >= at_least:
             return n
         assert proc.poll() is None, proc.communicate()
@@ -219,14 +208,14 @@ def test_kill9_judge_mid_run_then_rerun_judges_every_sample_once(
     proc, args, source = _judge_midway(server, run_copy, cache)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    kept = cached(cache)
+    kept = cached_replies(cache)
     assert 6 <= kept < 27
     assert not (source.parent / "judge" / "enmed-4dim" / "summary.json").exists()
     done = cli(*args)
     assert f"{kept} reply(ies) from the cache" in done.stdout
     recs = records(source.parent / "judge" / "enmed-4dim")
     assert sorted(int(r["doc_id"]) for r in recs) == list(range(9))
-    assert cached(cache) == 27
+    assert cached_replies(cache) == 27
     # at most the one request in flight at the kill was sent twice
     assert 27 <= server.completions() <= 28
 
@@ -240,7 +229,7 @@ def test_server_killed_mid_run_exits_non_zero_keeps_verdicts_and_resumes(
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
     assert "unreachable" in stderr and "run the same command again to resume" in stderr
-    kept = cached(cache)
+    kept = cached_replies(cache)
     assert 6 <= kept < 27
     restarted = Server("llama-cpp", tmp_path / "server2.log", port=server.port).start()
     try:

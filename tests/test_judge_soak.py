@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cached_replies, cli
 from fault_proxy import KINDS, FaultPlan, FaultProxy
 from servers import MODEL_NAME
 
@@ -82,18 +82,6 @@ def records(out: Path) -> dict[int, dict]:
     by_doc = {int(r["doc_id"]): r for r in rows}
     assert len(by_doc) == len(rows)  # each document once
     return by_doc
-
-
-def cached_replies(cache: Path) -> int:
-    import sqlite3
-
-    if not cache.exists():
-        return 0
-    with sqlite3.connect(f"file:{cache}?mode=ro", uri=True) as db:
-        try:
-            return db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
-        except sqlite3.OperationalError:
-            return 0
 
 
 def test_judge_soak_under_faults_then_kill_then_reruns(judge_server, open_run, tmp_path):

@@ -123,7 +123,7 @@ async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) 
             if kind == FATAL:
                 raise JudgeError(f"judge backend {backend.base_url}: {err}") from err
             if kind == INVALID:
-                return Outcome(error=f"rejected by the server: {_short(err)}", attempts=tries + 1)
+                return Outcome(error=f"rejected by the server: {describe(err)}", attempts=tries + 1)
             if kind == CONNECTION and backend.retries:
                 counters.consecutive_connection_failures += 1
                 if counters.waited() >= policy.max_wait:
@@ -146,10 +146,6 @@ async def _call(request: Request, config: JudgeConfig, counters: Counters, rng) 
             continue
         config.cache.put(request.key, backend.model, reply.text, reply.finish_reason, tries)
         return Outcome(reply, attempts=tries)
-
-
-def _short(err: BaseException | None) -> str:
-    return f"{type(err).__name__}: {str(err)[:200]}"
 
 
 def _abort_message(backend: Any, counters: Counters, config: JudgeConfig) -> str:
