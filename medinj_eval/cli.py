@@ -308,19 +308,20 @@ def run_resumable(
     """Each task kept as it ends, finished tasks of an earlier start skipped (see
     :mod:`medinj_eval.task_runs`); the results file lm-eval wrote, None when the run had
     finished before or on ranks other than the first."""
+    from medinj_eval.lm_eval_internals import install, run_arguments
     from medinj_eval.provenance import model_identity
     from medinj_eval.task_runs import (
         check_run_state,
-        lm_eval_config,
         mark_finished,
         run_tasks,
         settings_identity,
     )
 
     register_backend(options.model)
+    install()
     output = Path(options.output_path)
     args = lm_eval_command(options, metadata, rest)
-    cfg = lm_eval_config(args)
+    cfg = run_arguments(args)
     if "--model_args" in args:  # recorded in the results as given, not as lm-eval's dict
         cfg.model_args = args[args.index("--model_args") + 1]
     settings = settings_identity(cfg, model_identity(options.model, cfg.model_args))
@@ -355,7 +356,7 @@ def register_backend(model: str) -> None:
 
 def check_backend(model: str, model_args: str, loaded: dict) -> None:
     """Refuse, before any model loads, a backend that cannot run the requested tasks."""
-    from medinj_eval.models.backend_hooks import can_constrain_name, constrained_tasks, refusal
+    from medinj_eval.models.constraint_support import can_constrain_name, constrained_tasks, refusal
     from medinj_eval.provenance import parse_model_args
 
     if model == "vllm":

@@ -31,6 +31,7 @@ def evaluate(
     from lm_eval.tasks import TaskManager
 
     import medinj_eval.models.medinj_hf  # noqa: F401  registers --model medinj-hf
+    from medinj_eval.lm_eval_internals import install
     from medinj_eval.models.default_model import resolve_model_args
     from medinj_eval.paths import tasks_dir
 
@@ -39,6 +40,7 @@ def evaluate(
         include_defaults=include_defaults,
         metadata=metadata or {},
     )
+    install()
     kwargs.setdefault("log_samples", True)
     kwargs.setdefault("bootstrap_iters", 0)
     return lm_eval.simple_evaluate(

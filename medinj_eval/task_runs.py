@@ -17,7 +17,6 @@ another run's identity is refused rather than mixed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import dataclass
@@ -67,20 +66,6 @@ class KeptTask:
         write_atomic(self.folder / "results.json", dump(results))
         write_atomic(self.folder / "samples.jsonl", "".join(dump(s) + "\n" for s in samples))
         write_atomic(self.fingerprint_file, dump({"fingerprint": fingerprint}))
-
-
-def lm_eval_config(args: list[str]):
-    """lm-eval's own reading of its ``run`` arguments (an ``EvaluatorConfig``), with its
-    logging set up as ``lm_eval`` sets it up."""
-    from lm_eval._cli.run import Run
-    from lm_eval.config.evaluate_config import EvaluatorConfig
-    from lm_eval.utils import setup_logging
-
-    setup_logging()
-
-    parser = argparse.ArgumentParser(prog="lm_eval")
-    Run(parser.add_subparsers(dest="command"))
-    return EvaluatorConfig.from_cli(parser.parse_args(["run", *args]))
 
 
 def settings_identity(cfg: Any, model_identity: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from conftest import cli, make_adapter
 
 from medinj_eval.hashing import sha256_file
-from medinj_eval.leaderboard.rescore import doc_hash
+from medinj_eval.lm_eval_internals import doc_hash
 from medinj_eval.paths import sample_data_dir
 from medinj_eval.tasks.datasets import load_benchmark
 

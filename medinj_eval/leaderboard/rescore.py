@@ -6,8 +6,6 @@ parser and metric functions, and each document is re-hashed as lm-eval hashes it
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,12 +15,6 @@ import numpy as np
 from medinj_eval.tasks.mcq import item_scores, option_text_scores
 from medinj_eval.tasks.predictions import predicted_letters
 from medinj_eval.tasks.spans import span_scores
-
-
-def doc_hash(doc: dict[str, Any]) -> str:
-    """lm-eval's ``doc_hash``: sha256 of ``json.dumps(doc, indent=2, ensure_ascii=False)``."""
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def rescore(sample: dict[str, Any], config: dict[str, Any]) -> dict[str, float | None]:

@@ -21,14 +21,9 @@ import jsonschema
 
 from medinj_eval.leaderboard import SubmissionError
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
-from medinj_eval.leaderboard.rescore import (
-    doc_hash,
-    encoder_available,
-    same,
-    task_metrics,
-    tolerance,
-)
+from medinj_eval.leaderboard.rescore import encoder_available, same, task_metrics, tolerance
 from medinj_eval.leaderboard.submission import SCHEMA, config_sha256
+from medinj_eval.lm_eval_internals import doc_hash
 
 
 def known_tasks() -> set[str]:

@@ -6,16 +6,14 @@ first step. Single-answer items must start with a letter: masking the end tokens
 first step is MedInjection-FR's fall-back to the most likely letter. Multi-answer items may
 end at once (an empty, invalid answer), as the reference code allows.
 
-lm-eval's ``hf`` backend hands generation kwargs to ``model.generate`` and has no
-logits-processor hook, so :func:`install_hf_hook` wraps ``HFLM._model_generate`` once:
-requests carrying the constraint get the mask, every other request takes lm-eval's own
-code path untouched. That is what lets a stock ``lm_eval --model hf --tasks medinj_fr``
-run the constrained tasks.
+lm-eval's ``hf`` backend has no logits-processor hook: :mod:`medinj_eval.lm_eval_internals`
+wraps its generation step with :func:`constrained_generation_kwargs`, so requests carrying
+the constraint get the mask and every other request takes lm-eval's own path untouched.
+That is what lets a stock ``lm_eval --model hf --tasks medinj_fr`` run the constrained tasks.
 """
 
 from __future__ import annotations
 
-import functools
 from functools import lru_cache
 from typing import Any
 
@@ -77,22 +75,11 @@ def letter_processor(
     return OptionLetterProcessor(prompt_len, pieces if language.single else with_end, with_end)
 
 
-def install_hf_hook() -> None:
-    """Make lm-eval's ``HFLM`` (and so ``medinj-hf``) honour the constraint. Idempotent."""
-    from lm_eval.models.huggingface import HFLM
-
-    original = HFLM._model_generate
-    if getattr(original, "medinj_constraint_hook", False):
-        return
-
-    @functools.wraps(original)
-    def _model_generate(self, context, max_length, stop, **generation_kwargs):
-        language = pop_language(generation_kwargs)
-        if language is not None:
-            processor = letter_processor(self.tokenizer, self.model, context.shape[1], language)
-            generation_kwargs["logits_processor"] = LogitsProcessorList([processor])
-        return original(self, context, max_length, stop, **generation_kwargs)
-
-    _model_generate.medinj_constraint_hook = True  # type: ignore[attr-defined]
-    HFLM._model_generate = _model_generate
-    HFLM.medinj_constrains = True  # type: ignore[attr-defined]
+def constrained_generation_kwargs(lm: Any, context: Any, generation_kwargs: dict) -> dict:
+    """HF generation kwargs with the private constraint key turned into the logits mask
+    (requests without the key come back unchanged)."""
+    language = pop_language(generation_kwargs)
+    if language is not None:
+        processor = letter_processor(lm.tokenizer, lm.model, context.shape[1], language)
+        generation_kwargs["logits_processor"] = LogitsProcessorList([processor])
+    return generation_kwargs

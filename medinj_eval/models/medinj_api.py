@@ -27,9 +27,9 @@ import urllib.request
 from typing import Any
 
 from lm_eval.api.registry import register_model
-from lm_eval.models.openai_completions import LocalCompletionsAPI
 
 from medinj_eval.judge.retry import RetryPolicy
+from medinj_eval.lm_eval_internals import completions_base
 from medinj_eval.models.answer_language import AnswerLanguage, marked, pop_language
 
 SERVER_FAMILIES = ("vllm", "llama-cpp", "none")
@@ -84,7 +84,7 @@ def wait_for_server(root: str, policy: RetryPolicy) -> None:
 
 
 @register_model("medinj-api")
-class MedinjCompletionsAPI(LocalCompletionsAPI):
+class MedinjCompletionsAPI(completions_base()):
     """``local-completions`` with the answer language sent as the server's structured output."""
 
     def __init__(self, server: str = "vllm", max_wait: float = 300, **kwargs: Any) -> None:
@@ -115,18 +115,16 @@ class MedinjCompletionsAPI(LocalCompletionsAPI):
             continue_final_message=not add_generation_prompt,
         )
 
-    def _create_payload(self, messages, generate=False, gen_kwargs=None, seed=1234, eos=None, **kw):
+    def payload(self, messages, generate=False, gen_kwargs=None, **kwargs):
         language = pop_language(gen_kwargs) if gen_kwargs else None
-        payload = super()._create_payload(
-            messages, generate=generate, gen_kwargs=gen_kwargs, seed=seed, eos=eos, **kw
-        )
+        payload = super().payload(messages, generate=generate, gen_kwargs=gen_kwargs, **kwargs)
         if language is not None:
             payload.update(structured_request(self.server, language))
             if language.single:  # " A" may come as two tokens; the grammar ends after the letter
                 payload["max_tokens"] = max(2, int(payload.get("max_tokens") or 0))
         return payload
 
-    def parse_logprobs(self, outputs, tokens=None, ctxlens=None, **kwargs):
+    def continuation_logprobs(self, outputs, tokens, ctxlens) -> list[tuple[float, bool]]:
         """Sum the continuation's log-probabilities, counted from the end of the echo.
 
         lm-eval slices the echoed prompt at the context's token count, which assumes the

@@ -2,7 +2,7 @@
 
 Every ``hf`` model argument is accepted (``pretrained=``, ``peft=``, ``dtype=``, ...), and
 ``pretrained=default`` names the embedded default model. Constrained decoding goes through
-the hook of :mod:`medinj_eval.models.constrained`, shared with ``--model hf``, so both
+the patch of :mod:`medinj_eval.lm_eval_internals`, shared with ``--model hf``, so both
 backends give the same outputs on every task. Plain greedy generation
 (open-ended answers, unconstrained letters) sheds each row of a batch as soon as it ends.
 ``prefix_cache=true`` scores all the
@@ -23,10 +23,10 @@ from typing import Any
 
 import torch
 from lm_eval.api.registry import register_model
-from lm_eval.models.huggingface import HFLM
 
+from medinj_eval.lm_eval_internals import HFBase
 from medinj_eval.models.answer_language import pop_language
-from medinj_eval.models.constrained import install_hf_hook, letter_processor
+from medinj_eval.models.constrained import letter_processor
 from medinj_eval.models.default_model import resolve_pretrained
 from medinj_eval.models.greedy import plain_greedy, shrinking_greedy
 from medinj_eval.models.next_token import NextTokenLogits, prompt_logits
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 @register_model("medinj-hf")
-class MedinjHFLM(HFLM):
+class MedinjHFLM(HFBase):
     """HFLM with the default model, shared-prefix log-likelihoods and merged DoRA adapters."""
 
     def __init__(
@@ -49,7 +49,6 @@ class MedinjHFLM(HFLM):
     ):
         if isinstance(pretrained, str):
             pretrained = resolve_pretrained(pretrained)
-        install_hf_hook()
         super().__init__(pretrained=pretrained, **kwargs)
         adopt_accelerate_ranks(self)
         self.prefix_cache = str(prefix_cache).lower() in ("true", "1", "yes")
@@ -69,7 +68,7 @@ class MedinjHFLM(HFLM):
         answers = super().generate_until(unique, disable_tqdm)
         return [answers[first[repr(request.args)]] for request in requests]
 
-    def _model_generate(self, context, max_length: int, stop: list[str], **generation_kwargs):
+    def generate_tokens(self, context, max_length: int, stop: list[str], **generation_kwargs):
         """Plain greedy requests (no constraint, no sampling) decode in a batch that sheds
         its finished rows (:mod:`medinj_eval.models.greedy`); with ``prefix_cache=true``, a
         one-token constrained answer (a single-answer letter) reads the prompt's known
@@ -78,9 +77,9 @@ class MedinjHFLM(HFLM):
         if attention_mask is None:
             attention_mask = torch.ones_like(context)
         one_token = max_length - context.shape[1] == 1
-        language = pop_language(dict(generation_kwargs))  # a look: the hook pops it itself
+        language = pop_language(dict(generation_kwargs))  # a look: the patch pops it itself
         if self.backend != "causal" or generation_kwargs.get("do_sample"):
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+            return super().generate_tokens(context, max_length, stop, **generation_kwargs)
         if language is not None and one_token and self.next_logits is not None:
             with self._autocast():
                 logits = prompt_logits(self.model, context, attention_mask, self.next_logits)
@@ -92,7 +91,7 @@ class MedinjHFLM(HFLM):
             or set(generation_kwargs) - {"attention_mask", "do_sample", "temperature"}
             or not plain_greedy(self.model.generation_config)
         ):
-            return super()._model_generate(context, max_length, stop, **generation_kwargs)
+            return super().generate_tokens(context, max_length, stop, **generation_kwargs)
         with self._autocast():
             return shrinking_greedy(
                 self.model, self.tokenizer, context, attention_mask, max_length, stop,
@@ -107,10 +106,10 @@ class MedinjHFLM(HFLM):
             enabled=self.mixed_precision_dtype is not None,
         )
 
-    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
+    def score_tokens(self, requests, disable_tqdm: bool = False, override_bs=None):
         """With ``prefix_cache=true``, score each shared context's continuations together."""
         if not self.prefix_cache or self.backend != "causal":
-            return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
+            return super().score_tokens(requests, disable_tqdm, override_bs)
         common = dict(
             on_result=lambda req, ans: self.cache_hook.add_partial("loglikelihood", req, ans),
             disable_tqdm=disable_tqdm or self.rank != 0,
@@ -127,13 +126,13 @@ class MedinjHFLM(HFLM):
             )
         leftovers = [i for i, r in enumerate(results) if r is None]
         if leftovers:
-            plain = super()._loglikelihood_tokens([requests[i] for i in leftovers], disable_tqdm)
+            plain = super().score_tokens([requests[i] for i in leftovers], disable_tqdm)
             for i, answer in zip(leftovers, plain):
                 results[i] = answer
         return results
 
 
-def adopt_accelerate_ranks(lm: HFLM) -> None:
+def adopt_accelerate_ranks(lm: HFBase) -> None:
     """Take rank and world size from accelerate when launched with several processes.
 
     lm-eval's HFLM reads them from accelerate only when it counts more than one GPU; on the
@@ -141,9 +140,8 @@ def adopt_accelerate_ranks(lm: HFLM) -> None:
     """
     accelerator = getattr(lm, "accelerator", None)
     if accelerator is not None and accelerator.num_processes > 1 and lm.world_size == 1:
-        lm._rank = accelerator.local_process_index
-        lm._world_size = accelerator.num_processes
-        lm._device = accelerator.device
+        ranks = accelerator.local_process_index, accelerator.num_processes
+        lm.adopt_ranks(*ranks, accelerator.device)
 
 
 def _should_merge(model: Any, policy: str) -> bool:

@@ -1,8 +1,8 @@
 """lm-eval's ``vllm`` backend for this suite: the constraint, adapters and the install check.
 
 * Constraint: lm-eval builds one ``SamplingParams(max_tokens=..., stop=..., **gen_kwargs)``
-  per request in its vLLM module. :func:`install_vllm_hook` replaces that name in lm-eval's
-  module by :func:`sampling_params`, which turns the private constraint keys into vLLM's
+  per request in its vLLM module; :mod:`medinj_eval.lm_eval_internals` replaces that name
+  by :func:`sampling_params`, which turns the private constraint keys into vLLM's
   structured outputs: a ``choice`` among the letter pieces (single answer) or the answer
   language's ``regex`` (multi-answer). Requests without the keys get vLLM's own class.
 * Adapters: vLLM takes a LoRA adapter through ``lora_local_path`` and refuses DoRA. For
@@ -59,14 +59,6 @@ def sampling_params(**kwargs: Any) -> Any:
     if language.single:
         kwargs["max_tokens"] = max(2, int(kwargs.get("max_tokens") or 0))
     return SamplingParams(structured_outputs=structured_outputs(language), **kwargs)
-
-
-def install_vllm_hook() -> None:
-    """Make lm-eval's ``VLLM`` send the constraint as structured outputs. Idempotent."""
-    import lm_eval.models.vllm_causallms as module
-
-    module.SamplingParams = sampling_params
-    module.VLLM.medinj_constrains = True  # type: ignore[attr-defined]
 
 
 def adapter_config(path: str) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from lm_eval.api.instance import Instance
 from medinj_eval.metrics import exact_match, hamming_score, is_valid
 from medinj_eval.metrics.aggregate import split_by_question_type
 from medinj_eval.models.answer_language import mark
-from medinj_eval.models.backend_hooks import install_backend_hooks
 from medinj_eval.tasks.base import MedinjTask, register_item_metrics
 from medinj_eval.tasks.predictions import PARSERS, predicted_letters
 
@@ -61,8 +60,6 @@ class MedinjMCQTask(MedinjTask):
         self.parser = self.meta.get("parser", "strict")
         if self.parser not in PARSERS:
             raise ValueError(f"{self.config.task}: metadata.parser must be one of {list(PARSERS)}")
-        if self.mode == "constrained":
-            install_backend_hooks()
 
     def construct_requests(self, doc: dict, ctx: Any, **kwargs: Any):
         if self.OUTPUT_TYPE != "generate_until":

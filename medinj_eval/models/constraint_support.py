@@ -1,7 +1,6 @@
-"""Where the constrained mode meets lm-eval's backends, installed when a task is built.
+"""Which backends can run the constrained mode, and the refusal of the others.
 
-lm-eval builds the model before the tasks, so by the time a constrained task exists the
-backend's module is imported and its hook can be installed:
+The constraint reaches each backend through a patch of :mod:`medinj_eval.lm_eval_internals`:
 
 * ``hf`` (and ``medinj-hf``): a logits mask (:mod:`medinj_eval.models.constrained`);
 * ``vllm``: vLLM's structured outputs (:mod:`medinj_eval.models.vllm_backend`);
@@ -16,8 +15,6 @@ one line naming the task, its mode and the backends that can run it.
 
 from __future__ import annotations
 
-import functools
-import sys
 from typing import Any
 
 # Backends (``--model`` names) that can run a constrained task, and how.
@@ -45,19 +42,6 @@ def refusal(task: str, backend: str) -> str:
     )
 
 
-def install_backend_hooks() -> None:
-    """Install the constraint of every backend already imported, and the guard. Idempotent."""
-    if "lm_eval.models.huggingface" in sys.modules:
-        from medinj_eval.models.constrained import install_hf_hook
-
-        install_hf_hook()
-    if "lm_eval.models.vllm_causallms" in sys.modules:
-        from medinj_eval.models.vllm_backend import install_vllm_hook
-
-        install_vllm_hook()
-    _guard_evaluate()
-
-
 def constrains(lm: Any) -> bool:
     """Whether a built model honours the constraint (a flag each hooked backend carries)."""
     return bool(getattr(getattr(lm, "lm", lm), "medinj_constrains", False))
@@ -82,21 +66,3 @@ def refuse_unconstrained(lm: Any, task_dict: dict) -> None:
     if tasks:
         backend = type(getattr(lm, "lm", lm)).__name__
         raise SystemExit(refusal(tasks[0], backend))
-
-
-def _guard_evaluate() -> None:
-    """Check model and tasks in ``lm_eval.evaluator.evaluate``, which receives both before any
-    request; ``simple_evaluate`` looks the function up at call time, so it gets the guard."""
-    import lm_eval.evaluator as evaluator
-
-    original = evaluator.evaluate
-    if getattr(original, "medinj_guard", False):
-        return
-
-    @functools.wraps(original)
-    def evaluate(lm, task_dict, *args, **kwargs):
-        refuse_unconstrained(lm, task_dict)
-        return original(lm, task_dict, *args, **kwargs)
-
-    evaluate.medinj_guard = True  # type: ignore[attr-defined]
-    evaluator.evaluate = evaluate
