@@ -34,7 +34,7 @@ from pathlib import Path
 
 from medinj_eval.evaluate import evaluate
 from medinj_eval.runs import load_run
-from medinj_eval.stats.agreement import backend_agreement, pick
+from medinj_eval.stats.backend_agreement import backend_agreement, pick
 
 LOGLIK_MULTI = [
     "medinj_fr_sample_frenchmedmcqa_loglik",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench_train_4b import SHAPES, device_name, peak_memory, sync
 
-from medinj_eval.stats.agreement import pick
+from medinj_eval.stats.backend_agreement import pick
 
 TASKS = ("frenchmedmcqa_constrained", "frenchmedmcqa_loglik")
 BACKENDS = {"hf": {}, "medinj-hf": {"prefix_cache": True}}

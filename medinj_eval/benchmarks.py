@@ -50,9 +50,15 @@ class Benchmark:
     no configs of its own. ``parser`` and ``reader`` are ``module:function`` references,
     resolved when a task loads: ``parser(row, file, index, bench)`` turns one raw row into an
     item; ``reader(folder, bench)`` replaces row files for formats that are not rows (BRAT).
-    ``test_slice`` (``module:function``) keeps the evaluated part of the test split.
-    ``grid`` names the benchmark's row of EnMed's grid (``mcqa``, ``extqa``, ``absqa``) and
-    ``grid_metric`` pairs the item metric scored there with the name EnMed reports it under.
+    ``test_slice`` (``module:function``) keeps the evaluated part of the test split;
+    ``fewshot_pool`` is where demonstrations come from: ``train`` (the train split) or
+    ``unevaluated`` (the test rows the slice left out, EnMed's AbsQA).
+    ``aggregate_by`` names the ``part`` key of a family's aggregate in each letter mode
+    (MedInjection-FR: ``subset``): the family's benchmarks pooled within each value of that
+    key, then the unweighted mean over the values, as ``<family>_<mode>_em``; in the suites
+    the aggregate stands for its members. ``grid`` names the benchmark's row of EnMed's grid
+    (``mcqa``, ``extqa``, ``absqa``) and ``grid_metric`` pairs the item metric scored there
+    with the name EnMed reports it under.
     """
 
     name: str
@@ -66,7 +72,7 @@ class Benchmark:
     hub_files: Mapping[str, str] = field(default_factory=dict)
     split_files: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: STANDARD_SPLITS)
     reader: str | None = None
-    fewshot_split: str | None = "train"
+    fewshot_pool: str = "train"
     fewshot_seed: int | None = None
     test_slice: str | None = None
     question_types: bool = False
@@ -77,6 +83,7 @@ class Benchmark:
     part: Mapping[str, str] = field(default_factory=dict)
     grid: str | None = None
     grid_metric: tuple[str, str] | None = None
+    aggregate_by: str | None = None
 
     @property
     def multi(self) -> bool:
@@ -86,12 +93,18 @@ class Benchmark:
     def primary_metric(self) -> str:
         return PRIMARY_METRIC[self.answer_kind]
 
-    @property
-    def splits(self) -> tuple[str, ...]:
-        return tuple(self.split_files)
-
 
 _REGISTRY: dict[str, Benchmark] = {}
+
+# The sample suite: one twin of every declared task, on the items the project's authors
+# wrote (``<SAMPLE_SUITE>/data`` in the tasks folder), named ``<SAMPLE_PREFIX><task>``.
+SAMPLE_SUITE = "medinj_fr_sample"
+SAMPLE_PREFIX = f"{SAMPLE_SUITE}_"
+
+
+def full_task(task: str) -> str:
+    """The task a sample twin stands for (a full task's own name unchanged)."""
+    return task.removeprefix(SAMPLE_PREFIX)
 
 
 def declare(bench: Benchmark) -> Benchmark:
@@ -130,7 +143,7 @@ def families() -> tuple[str, ...]:
 
 def benchmark_of_task(task: str) -> Benchmark | None:
     """The benchmark a task name belongs to (longest name prefix), sample twins included."""
-    name = task.removeprefix("medinj_fr_sample_")
+    name = full_task(task)
     found = [b for b in _REGISTRY.values() if name == b.name or name.startswith(b.name + "_")]
     return max(found, key=lambda b: len(b.name)) if found else None
 
@@ -227,6 +240,7 @@ for _source in ("Native", "Translated"):
             split_files=_files,
             task_folder="medinjection_fr",
             part={"source": _source, "subset": _subset},
+            aggregate_by="subset",
         )
 declare(
     Benchmark(
@@ -250,7 +264,6 @@ MEDIQAL_OEQ = declare(
         hub_id="ANR-MALADES/MediQAl",
         hub_config="oeq",
         split_files={"test": ("oeq/test",)},
-        fewshot_split=None,
         question_types=True,
         shots=(0,),
         task_folder="mediqal",
@@ -262,7 +275,7 @@ declare(
         MEDIQAL_OEQ,
         name="enmed_absqa",
         family="enmed",
-        fewshot_split=UNEVALUATED,
+        fewshot_pool=UNEVALUATED,
         fewshot_seed=42,
         test_slice="medinj_eval.data.open_ended:enmed_absqa_slice",
         shots=(0, 3, 5),
@@ -283,7 +296,6 @@ for _source in ("Native", "Translated"):
             hub_id=MEDINJECTION_HUB.format(source=_source),
             hub_files={s: f"{stems[0]}.json" for s, stems in _files.items()},
             split_files=_files,
-            fewshot_split=None,
             shots=(0,),
             task_folder="medinjection_fr",
             part={"source": _source, "subset": "oeq"},

@@ -34,6 +34,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from medinj_eval.benchmarks import SAMPLE_SUITE
 from medinj_eval.paths import tasks_dir
 
 DEMO_ARGS = [
@@ -42,7 +43,7 @@ DEMO_ARGS = [
     "--model_args",
     "pretrained=default,prefix_cache=true",
     "--tasks",
-    "medinj_fr_sample,medinj_fr_sample_open",
+    f"{SAMPLE_SUITE},{SAMPLE_SUITE}_open",
     "--apply_chat_template",
     "--batch_size",
     "64",
@@ -54,7 +55,7 @@ SUBCOMMANDS = {
     "judge": "medinj_eval.judge.cli:judge_command",
     "meta-eval": "medinj_eval.metaeval.cli:meta_eval_command",
     "train": "medinj_eval.train.sft:main",
-    "data": "medinj_eval.train.cli:data_command",
+    "data": "medinj_eval.train.data_mix_cli:data_command",
 }
 
 
@@ -125,7 +126,7 @@ def model_command(rest: list[str]) -> None:
 
 
 def compare_command(rest: list[str]) -> None:
-    from medinj_eval.reports.build import compare
+    from medinj_eval.reports.compare_and_report import compare
 
     parser = argparse.ArgumentParser(prog="medinj-eval compare")
     parser.add_argument("runs", nargs="+", help="lm-eval output folders (results + samples)")
@@ -157,7 +158,7 @@ def compare_command(rest: list[str]) -> None:
 
 def agreement_command(rest: list[str]) -> None:
     from medinj_eval.runs import load_run
-    from medinj_eval.stats.agreement import agreement_table, backend_agreement
+    from medinj_eval.stats.backend_agreement import agreement_table, backend_agreement
 
     parser = argparse.ArgumentParser(prog="medinj-eval agreement")
     parser.add_argument("run_a", help="a run folder (for example --model hf)")
@@ -177,7 +178,7 @@ def agreement_command(rest: list[str]) -> None:
 
 
 def report_command(rest: list[str]) -> None:
-    from medinj_eval.reports.build import report
+    from medinj_eval.reports.compare_and_report import report
 
     parser = argparse.ArgumentParser(prog="medinj-eval report")
     parser.add_argument("path", help="a run folder or a comparison folder")
@@ -358,6 +359,7 @@ def check_backend(model: str, model_args: str, loaded: dict) -> None:
     """Refuse, before any model loads, a backend that cannot run the requested tasks."""
     from medinj_eval.models.constraint_support import can_constrain_name, constrained_tasks, refusal
     from medinj_eval.provenance import parse_model_args
+    from medinj_eval.server_families import letter_families
 
     if model == "vllm":
         from medinj_eval.models.vllm_backend import INSTALL_HINT, vllm_available
@@ -365,8 +367,9 @@ def check_backend(model: str, model_args: str, loaded: dict) -> None:
         if not vllm_available():
             sys.exit(f"medinj-eval: {INSTALL_HINT}")
     constrained = constrained_tasks(loaded)
-    if model == "medinj-api" and parse_model_args(model_args).get("server") == "none":
-        model = "medinj-api (server=none)"
+    server = parse_model_args(model_args).get("server", "vllm")
+    if model == "medinj-api" and server not in letter_families():
+        model = f"medinj-api (server={server})"
     if constrained and not can_constrain_name(model):
         sys.exit(refusal(constrained[0], model))
 

@@ -12,7 +12,6 @@ the manifest. lm-eval reads its rank from accelerate only when it sees several G
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,8 +19,7 @@ from pathlib import Path
 
 import yaml
 
-WORKER_ENV = "MEDINJ_DATA_PARALLEL"
-HF_NAMES = ("hf", "hf-auto", "huggingface")
+from medinj_eval.models.constraint_support import HF_NAMES
 
 
 def accelerate_config(processes: int, cuda: bool) -> dict:
@@ -74,4 +72,4 @@ def launch(options: argparse.Namespace, argv: list[str]) -> int:
             "-m", "medinj_eval.cli", "run", *worker_argv(argv, options),
         ]  # fmt: skip
         print(f"medinj-eval: {processes} data-parallel processes ({config['distributed_type']})")
-        return subprocess.run(command, env={**os.environ, WORKER_ENV: "1"}).returncode
+        return subprocess.run(command).returncode

@@ -30,7 +30,9 @@ def training_dir() -> Path:
 
 def sample_data_dir() -> Path:
     """The sample suite written by the project's authors (raw schema of each benchmark)."""
-    return tasks_dir() / "medinj_fr_sample" / "data"
+    from medinj_eval.benchmarks import SAMPLE_SUITE
+
+    return tasks_dir() / SAMPLE_SUITE / "data"
 
 
 def cache_dir() -> Path:

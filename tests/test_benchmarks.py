@@ -13,7 +13,10 @@ from conftest import evaluate
 from medinj_eval.benchmarks import MULTI, Benchmark, all_benchmarks, declare, forget, grid_cells
 from medinj_eval.leaderboard.site import family
 from medinj_eval.paths import sample_data_dir, tasks_dir
+from medinj_eval.tasks.benchmark_table import benchmark_table, with_table
 from medinj_eval.tasks.stubs import HEADER, expected_files, generated_files, write_stubs
+
+DOCS_TASKS = Path(__file__).resolve().parents[1] / "docs" / "tasks.md"
 
 
 def test_committed_stubs_are_what_the_generator_writes():
@@ -24,6 +27,13 @@ def test_committed_stubs_are_what_the_generator_writes():
     stale = sorted(set(generated_files(root)) - set(expected))
     assert not differ, f"run lm_eval_tasks/_generate_configs.py: {differ[:5]} differ"
     assert not stale, f"generated files no declaration asks for: {stale[:5]}"
+
+
+def test_the_docs_benchmark_table_is_what_the_generator_writes():
+    page = DOCS_TASKS.read_text(encoding="utf-8")
+    assert page == with_table(page), "run lm_eval_tasks/_generate_configs.py: docs/tasks.md differs"
+    for bench in all_benchmarks():
+        assert f"| `{bench.name}` | {bench.family} | {bench.answer_kind} |" in page
 
 
 def test_stubs_hold_only_what_differs():
@@ -74,6 +84,14 @@ def test_a_benchmark_in_an_existing_schema_is_one_declaration(tmp_path, default_
     )
     try:
         written = write_stubs(tasks)
+        row = "| `pharmaqcm` | pharmaqcm | multi | none | `pharmaqcm/` | greedy, constrained"
+        assert row in with_table(DOCS_TASKS.read_text(encoding="utf-8"))
+        assert row in benchmark_table()
+        suite = expected_files()
+        assert "- pharmaqcm_constrained\n" in suite["medinj_fr/medinj_fr.yaml"]
+        sample = suite["medinj_fr_sample/medinj_fr_sample.yaml"]
+        assert all(f"- medinj_fr_sample_pharmaqcm_{m}\n" in sample for m in bench.modes)
+        assert "medinj_fr_sample/medinj_fr_sample_pharmaqcm_loglik.yaml" in written
         mine = sorted(p for p in written if p.startswith("pharmaqcm/"))
         assert "pharmaqcm/pharmaqcm_loglik_3shot.yaml" in mine and len(mine) == 9
         assert (tasks / mine[0]).read_text(encoding="utf-8").startswith(HEADER)
@@ -106,3 +124,41 @@ def test_generated_headers_mark_only_generated_files():
     root = tasks_dir()
     templates = [p for p in Path(root).glob("_*_yaml")]
     assert templates and not any(p.read_text().startswith(HEADER) for p in templates)
+
+
+def test_a_declared_family_aggregate_gets_its_groups_and_stands_for_its_members():
+    """Two sources x two subsets declared with ``aggregate_by``: pooled per subset, then the
+    unweighted mean, in the full suite and the sample suite; no code names the family."""
+    benches = [
+        declare(
+            Benchmark(
+                name=f"toyfam_{source}_{subset}",
+                family="toyfam",
+                answer_kind=MULTI,
+                parser="medinj_eval.data.frenchmedmcqa:parse_row",
+                local_dir="toyfam",
+                modes=("constrained",),
+                part={"source": source, "subset": subset},
+                aggregate_by="subset",
+            )
+        )
+        for source in ("a", "b")
+        for subset in ("one", "two")
+    ]
+    try:
+        files = expected_files()
+    finally:
+        for bench in benches:
+            forget(bench.name)
+    pooled = files["medinj_fr/toyfam_one_constrained.yaml"]
+    assert "- toyfam_a_one_constrained\n- toyfam_b_one_constrained\n" in pooled
+    assert "weight_by_size: true" in pooled
+    mean = files["medinj_fr/toyfam_constrained_em.yaml"]
+    assert "- toyfam_one_constrained\n- toyfam_two_constrained\n" in mean
+    assert "weight_by_size: false" in mean
+    suite = files["medinj_fr/medinj_fr.yaml"]
+    assert "- toyfam_constrained_em\n" in suite and "toyfam_a_one_constrained" not in suite
+    assert (
+        "- medinj_fr_sample_toyfam_constrained_em\n"
+        in files["medinj_fr_sample/medinj_fr_sample.yaml"]
+    )

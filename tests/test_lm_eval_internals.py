@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from medinj_eval.lm_eval_internals import (
     LM_EVAL_VERSION,

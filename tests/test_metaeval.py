@@ -11,7 +11,7 @@ from conftest import REPO, cli
 from scipy import stats
 
 from medinj_eval.data.errors import DataValidationError
-from medinj_eval.metaeval.agreement import agreement, cluster_bootstrap_ci
+from medinj_eval.metaeval.human_agreement import agreement, cluster_bootstrap_ci
 from medinj_eval.metaeval.pairs import load_pairs, write_generic
 
 CALIBRATION = REPO / "lm_eval_tasks" / "medinj_fr_sample" / "data" / "judge_calibration"

@@ -16,7 +16,7 @@ from servers import Server, free_port
 
 from medinj_eval.models.answer_language import AnswerLanguage
 from medinj_eval.runs import load_run
-from medinj_eval.stats.agreement import agreement_table, backend_agreement
+from medinj_eval.stats.backend_agreement import agreement_table, backend_agreement
 
 CONSTRAINED = [
     "medinj_fr_sample_frenchmedmcqa_constrained",

@@ -17,7 +17,7 @@ from conftest import REPO, cli, make_adapter
 
 from medinj_eval.paths import sample_data_dir
 from medinj_eval.runs import load_run
-from medinj_eval.stats.agreement import agreement_table, backend_agreement
+from medinj_eval.stats.backend_agreement import agreement_table, backend_agreement
 
 pytestmark = pytest.mark.vllm
 

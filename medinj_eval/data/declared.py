@@ -15,7 +15,7 @@ from typing import Any
 import datasets
 
 from medinj_eval.benchmarks import CLOZE, MCQ_KINDS, OPEN, SPAN, UNEVALUATED, Benchmark
-from medinj_eval.data.build import as_dataset_dict, items_from_rows, to_dataset_dict
+from medinj_eval.data.dataset_dict import as_dataset_dict, items_from_rows, to_dataset_dict
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.data.files import find_split_file, read_records, resolve_data_dir
 from medinj_eval.data.hub import hub_rows
@@ -109,7 +109,7 @@ def load_declared(
     splits = parsed_items(bench, data_dir)
     if bench.test_slice:
         evaluated = resolve(bench.test_slice)(splits["test"])
-        if bench.fewshot_split == UNEVALUATED:
+        if bench.fewshot_pool == UNEVALUATED:
             kept = {id(item) for item in evaluated}
             splits["train"] = [item for item in splits["test"] if id(item) not in kept]
         splits["test"] = evaluated

@@ -1,11 +1,8 @@
 """Judge backends: any OpenAI-compatible chat server, or the embedded model in process.
 
-Structured output has one mode per server family (``--server``):
-
-* ``openai`` and ``vllm``: ``response_format={"type": "json_schema", "json_schema": ...}``;
-* ``llama-cpp``: ``{"type": "json_object", "schema": ...}`` (llama-cpp-python's form);
-* ``none``: no ``response_format``; replies are parsed by regex only;
-* ``in-process`` (the transformers backend): binary and scale verdicts are decoded under a
+Structured output has one request per server family (``--server``), the verdict's JSON
+schema sent as :mod:`medinj_eval.server_families` says (``none``: replies parsed by regex
+only); ``in-process`` (the transformers backend): binary and scale verdicts are decoded under a
   mask that only lets the allowed numbers out; dimension verdicts are parsed by regex.
 """
 
@@ -19,8 +16,8 @@ from typing import Any
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.prompts import JudgePrompt
 from medinj_eval.judge.retry import EmptyReply, MalformedReply
+from medinj_eval.server_families import SERVER_FAMILIES, server_family, structured_request
 
-SERVER_FAMILIES = ("openai", "vllm", "llama-cpp", "none")
 IN_PROCESS = "in-process"
 LOCAL_KEY = "not-needed"
 
@@ -29,19 +26,6 @@ LOCAL_KEY = "not-needed"
 class Reply:
     text: str
     finish_reason: str
-
-
-def response_format(family: str, prompt: JudgePrompt) -> dict[str, Any] | None:
-    """The ``response_format`` of ``family`` for ``prompt``'s verdict schema."""
-    schema = prompt.verdict.json_schema()
-    if family in ("openai", "vllm"):
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": "verdict", "schema": schema, "strict": True},
-        }
-    if family == "llama-cpp":
-        return {"type": "json_object", "schema": schema}
-    return None
 
 
 def sampling_params(
@@ -59,10 +43,8 @@ def sampling_params(
             values = range(prompt.verdict.minimum, prompt.verdict.maximum + 1)
             params["allowed_verdicts"] = [str(v) for v in values]
         return params
-    fmt = response_format(family, prompt)
-    if fmt is not None:
-        params["response_format"] = fmt
-    return params
+    schema = prompt.verdict.json_schema()
+    return {**params, **structured_request(server_family(family), schema=schema)}
 
 
 def api_key(env_name: str = "OPENAI_API_KEY") -> str:
@@ -77,7 +59,7 @@ class OpenAIBackend:
         self, base_url: str, model: str, key: str, family: str, timeout: float = 120.0
     ) -> None:
         if family not in SERVER_FAMILIES:
-            raise JudgeError(f"--server must be one of {SERVER_FAMILIES}, got {family!r}")
+            raise JudgeError(f"--server must be one of {tuple(SERVER_FAMILIES)}, got {family!r}")
         from openai import AsyncOpenAI
 
         self.family = family
@@ -111,43 +93,10 @@ class OpenAIBackend:
         await self._client.close()
 
 
-class VerdictMask:
-    """LogitsProcessor letting through only tokens that keep the reply a prefix of one of
-    ``allowed`` (e.g. "1".."10"), and the end token once the reply is complete."""
-
-    def __init__(self, tokenizer, pieces: dict[int, str], allowed: list[str], prompt_len: int):
-        self.allowed = set(allowed)
-        self.prompt_len = prompt_len
-        self.eos = tokenizer.eos_token_id
-        self.tokenizer = tokenizer
-        self.pieces = pieces
-
-    @staticmethod
-    def digit_pieces(tokenizer) -> dict[int, str]:
-        """Token id -> text of every token that decodes to 1 or 2 digits (scanned once)."""
-        return {
-            i: text
-            for i in range(len(tokenizer))
-            if (text := tokenizer.decode([i])) and text.isdigit() and len(text) <= 2
-        }
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        so_far = self.tokenizer.decode(input_ids[0, self.prompt_len :], skip_special_tokens=True)
-        keep = [
-            i for i, t in self.pieces.items() if any(a.startswith(so_far + t) for a in self.allowed)
-        ]
-        if so_far in self.allowed:
-            keep.append(self.eos)
-        mask = torch.full_like(scores, float("-inf"))
-        mask[:, keep] = 0
-        return scores + mask
-
-
 class TransformersBackend:
     """The judge model in this process (default: the embedded SmolLM2), greedy at
-    temperature 0; binary and scale verdicts decoded under :class:`VerdictMask`."""
+    temperature 0; binary and scale verdicts decoded under the verdict mask
+    (:func:`medinj_eval.models.constrained.verdict_processor`)."""
 
     family = IN_PROCESS
     base_url = IN_PROCESS
@@ -165,7 +114,6 @@ class TransformersBackend:
         self._model = AutoModelForCausalLM.from_pretrained(path)
         self._model.eval()
         self._lock = asyncio.Lock()
-        self._pieces: dict[int, str] | None = None
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         async with self._lock:
@@ -183,10 +131,11 @@ class TransformersBackend:
         torch.manual_seed(int(params.get("seed", 0)))
         processors = LogitsProcessorList()
         if params.get("allowed_verdicts"):
-            if self._pieces is None:
-                self._pieces = VerdictMask.digit_pieces(self._tokenizer)
-            allowed, prompt_len = params["allowed_verdicts"], ids["input_ids"].shape[1]
-            processors.append(VerdictMask(self._tokenizer, self._pieces, allowed, prompt_len))
+            from medinj_eval.models.constrained import verdict_processor
+
+            prompt_len = ids["input_ids"].shape[1]
+            verdicts = params["allowed_verdicts"]
+            processors.append(verdict_processor(self._tokenizer, prompt_len, verdicts))
         with torch.no_grad():
             out = self._model.generate(
                 **ids,

@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from medinj_eval.judge.backends import SERVER_FAMILIES
+from medinj_eval.server_families import SERVER_FAMILIES
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-model", default="default", help="model name (in process: a folder)")
     p.add_argument(
         "--server",
-        choices=SERVER_FAMILIES,
+        choices=list(SERVER_FAMILIES),
         default="openai",
         help="server family: how structured output is asked for",
     )

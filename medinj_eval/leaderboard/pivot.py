@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-SAMPLE_PREFIX = "medinj_fr_sample_"
+from medinj_eval.benchmarks import full_task
+
 _COUNT = re.compile(r"(^|_)(n_\w+|n|sample_len|sample_count)$")
 _VARIANT = re.compile(r"_(\d+shot|perm\d+|pooled)$")
 
@@ -92,7 +93,7 @@ def is_count(metric: str) -> bool:
 
 def base_task(task: str) -> str:
     """The task name without the sample suite's prefix."""
-    return task.removeprefix(SAMPLE_PREFIX)
+    return full_task(task)
 
 
 def task_parts(task: str) -> dict[str, str]:

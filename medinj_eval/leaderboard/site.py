@@ -10,10 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.benchmarks import benchmark_of_task, families, grid_cells
+from medinj_eval.benchmarks import SAMPLE_PREFIX, benchmark_of_task, families, grid_cells
 from medinj_eval.judge.aggregate import summarize
 from medinj_eval.leaderboard.pivot import (
-    SAMPLE_PREFIX,
     base_task,
     columns,
     is_count,

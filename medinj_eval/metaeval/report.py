@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.metaeval.agreement import CORRELATIONS, agreement
+from medinj_eval.metaeval.human_agreement import CORRELATIONS, agreement
 from medinj_eval.metaeval.pairs import Pair
 
 TABLE_STATS = ("pearson", "spearman", "kendall_tau_b", "cohen_kappa", "krippendorff_alpha")

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 # Backends (``--model`` names) that can run a constrained task, and how.
+# lm-eval's names of its HF backend (one class, three registry names).
+HF_NAMES = ("hf", "hf-auto", "huggingface")
 CONSTRAINING_BACKENDS = {
-    "hf": "logits mask",
-    "hf-auto": "logits mask",
-    "huggingface": "logits mask",
+    **dict.fromkeys(HF_NAMES, "logits mask"),
     "medinj-hf": "logits mask",
     "vllm": "vLLM structured outputs",
     "medinj-api": "the server's structured outputs (server=vllm|llama-cpp)",

@@ -31,20 +31,13 @@ from lm_eval.api.registry import register_model
 from medinj_eval.judge.retry import RetryPolicy
 from medinj_eval.lm_eval_internals import completions_base
 from medinj_eval.models.answer_language import AnswerLanguage, marked, pop_language
+from medinj_eval.server_families import (
+    letter_families,
+    server_family,
+    structured_request,
+)
 
-SERVER_FAMILIES = ("vllm", "llama-cpp", "none")
 PROBE_LANGUAGE = AnswerLanguage("Q", single=True)
-
-
-def structured_request(server: str, language: AnswerLanguage) -> dict[str, Any]:
-    """The request fields that constrain a completion to ``language`` on a server family."""
-    if server == "vllm":
-        if language.single:
-            return {"structured_outputs": {"choice": language.choices}}
-        return {"structured_outputs": {"regex": language.regex}}
-    if server == "llama-cpp":
-        return {"grammar": language.gbnf}
-    raise ValueError(f"server={server} sends no structured-output request")
 
 
 def api_root(base_url: str) -> str:
@@ -88,13 +81,12 @@ class MedinjCompletionsAPI(completions_base()):
     """``local-completions`` with the answer language sent as the server's structured output."""
 
     def __init__(self, server: str = "vllm", max_wait: float = 300, **kwargs: Any) -> None:
-        if server not in SERVER_FAMILIES:
-            raise SystemExit(
-                f"medinj-eval: medinj-api server={server} is not a server family; "
-                f"choose one of {', '.join(SERVER_FAMILIES)}"
-            )
+        try:
+            self.family = server_family(server)
+        except ValueError as err:
+            raise SystemExit(f"medinj-eval: medinj-api server={server}: {err}") from None
         self.server = server
-        self.medinj_constrains = server != "none"
+        self.medinj_constrains = self.family.letters is not None
         self.root = api_root(str(kwargs.get("base_url") or ""))
         wait_for_server(self.root, RetryPolicy(max_wait=float(max_wait)))
         # llama-cpp-python's server takes text prompts only (not token ids)
@@ -119,7 +111,7 @@ class MedinjCompletionsAPI(completions_base()):
         language = pop_language(gen_kwargs) if gen_kwargs else None
         payload = super().payload(messages, generate=generate, gen_kwargs=gen_kwargs, **kwargs)
         if language is not None:
-            payload.update(structured_request(self.server, language))
+            payload.update(structured_request(self.family, language=language))
             if language.single:  # " A" may come as two tokens; the grammar ends after the letter
                 payload["max_tokens"] = max(2, int(payload.get("max_tokens") or 0))
         return payload
@@ -180,10 +172,10 @@ class MedinjCompletionsAPI(completions_base()):
 
     def check_constraint(self) -> None:
         """One probe: a completion held to the language {"Q", " Q"} must be one of them."""
-        others = [f for f in SERVER_FAMILIES if f not in (self.server, "none")]
+        others = [f for f in letter_families() if f != self.server]
         hint = f"for another server family, set server={'|'.join(others)} in --model_args"
         payload = {"prompt": "Réponse :", "max_tokens": 2, "temperature": 0}
-        payload.update(structured_request(self.server, PROBE_LANGUAGE))
+        payload.update(structured_request(self.family, language=PROBE_LANGUAGE))
         try:
             text = self._complete(payload)["choices"][0]["text"]
         except urllib.error.HTTPError as err:

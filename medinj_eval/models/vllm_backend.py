@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medinj_eval.models.answer_language import AnswerLanguage, pop_language
+from medinj_eval.server_families import SERVER_FAMILIES, structured_request
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,11 @@ def vllm_available() -> bool:
 
 
 def structured_outputs(language: AnswerLanguage) -> Any:
+    """vLLM's parameters of the same ``structured_outputs`` fields its server takes."""
     from vllm.sampling_params import StructuredOutputsParams
 
-    if language.single:
-        return StructuredOutputsParams(choice=language.choices)
-    return StructuredOutputsParams(regex=language.regex)
+    fields = structured_request(SERVER_FAMILIES["vllm"], language=language)
+    return StructuredOutputsParams(**fields["structured_outputs"])
 
 
 def sampling_params(**kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from medinj_eval.named_yaml import read_named_yaml, shipped_names
+from medinj_eval.named_yaml import read_named_yaml
 from medinj_eval.paths import training_dir
 from medinj_eval.train import TrainingError
 
@@ -27,10 +27,6 @@ DATA_KEYS = {"mix", "size", "seed", "task_types", "data_dir", "sample", "file"}
 
 def recipes_dir() -> Path:
     return training_dir() / "recipes"
-
-
-def shipped_recipes() -> list[str]:
-    return shipped_names(recipes_dir())
 
 
 MODEL_CHOICES = {
