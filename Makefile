@@ -18,7 +18,7 @@ info.mkdir(exist_ok=True)
 endef
 export VLLM_ALIAS
 
-.PHONY: setup demo test test-soak lint wheel clean browser vllm-env test-vllm gpu-bundle
+.PHONY: setup demo test test-fast test-soak lint wheel clean browser vllm-env test-vllm gpu-bundle
 
 # The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
@@ -64,7 +64,12 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python tests/llama_check.py
-	$(BIN)/python -m pytest -q -ra tests
+	$(BIN)/python -m pytest -q -ra --durations=10 tests
+
+# The unit and property tests: no model, no server, no run (minutes).
+test-fast: setup $(VENV)/.test-deps
+	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
+	$(BIN)/python -m pytest -q -ra --durations=10 -m "not slow and not vllm" tests
 
 # The judge's soak at full size: 650 samples, at least 1,000 judge requests (faulted ones
 # included) through the fault-injecting proxy (`make test` runs it with 80 samples).

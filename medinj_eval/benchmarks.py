@@ -141,6 +141,100 @@ def families() -> tuple[str, ...]:
     return tuple(dict.fromkeys(b.family for b in _REGISTRY.values()))
 
 
+@dataclass(frozen=True)
+class Source:
+    """One way to get a headline: ``metric`` of each part's tasks pooled, then the parts'
+    unweighted mean."""
+
+    metric: str
+    parts: tuple[tuple[str, ...], ...]
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(task for part in self.parts for task in part)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A leaderboard column; ``scale`` is the metric's maximum (1 for rates, 5 for a 1-5
+    judge scale); ``in_mean`` puts it in the mean of the MCQ headlines."""
+
+    key: str
+    label: str
+    family: str
+    sources: tuple[Source, ...]
+    scale: float = 1.0
+    in_mean: bool = False
+
+
+# How the papers name a family's main figure (default: "<family> <metric>").
+HEADLINE_NAMES = {
+    "frenchmedmcqa": "FrenchMedMCQA EMR",
+    "mediqal": "MediQAl EM",
+    "medinjfr": "MedInjection-FR EM",
+    "frbmedqa": "FrBMedQA accuracy",
+}
+HEADLINE_MODE = "constrained"
+
+
+def _one(metric: str, *tasks: str) -> Source:
+    return Source(metric, (tasks,))
+
+
+def family_headline(family: str) -> Headline | None:
+    """The main column of a family with MCQ or cloze benchmarks: the primary metric of its
+    constrained MCQ tasks and cloze tasks, pooled over items; a family aggregate
+    (``aggregate_by``) is read from its group first, then from its parts."""
+    benches = [b for b in _REGISTRY.values() if b.family == family]
+    scored = [b for b in benches if HEADLINE_MODE in b.modes or b.answer_kind == CLOZE]
+    if not scored:
+        return None
+    metric = scored[0].primary_metric
+    tasks = tuple(f"{b.name}_{HEADLINE_MODE}" if b.modes else b.name for b in scored)
+    keys = [b.part.get(b.aggregate_by, "") for b in scored if b.aggregate_by]
+    if keys:
+        parts = tuple(
+            tuple(t for b, t in zip(scored, tasks) if b.part.get(b.aggregate_by) == key)
+            for key in dict.fromkeys(keys)
+        )
+        sources = (_one(metric, f"{family}_{HEADLINE_MODE}_{metric}"), Source(metric, parts))
+        detail = "+".join(k.upper() for k in dict.fromkeys(keys))
+    else:
+        sources = (_one(metric, *tasks),)
+        detail = "+".join(b.part.get("config", b.name).upper() for b in scored)
+    mode = f" ({HEADLINE_MODE}, {detail})" if len(scored) > 1 else f" ({HEADLINE_MODE})"
+    name = HEADLINE_NAMES.get(family, f"{family} {metric}")
+    label = name + (mode if any(b.modes for b in scored) else "")
+    return Headline(f"{family}_{metric}", label, family, sources, in_mean=True)
+
+
+# The other figures the papers report, each with the tasks that give it.
+REPORTED_HEADLINES = (
+    Headline("medinjfr_judge", "MedInjection-FR OEQ judge (binary)", "medinjfr",
+             (_one("judge_binary", "medinjfr_oeq_judge"),
+              _one("judge_medinjection-binary", "medinjfr_native_oeq", "medinjfr_translated_oeq"))),
+    Headline("enmed_mcqa", "EnMed MCQA (mean 0/3/5-shot)", "enmed",
+             (_one("accuracy", "enmed_mcqa_mean"),)),
+    Headline("enmed_extqa", "EnMed ExtQA token F1 (mean 0/3/5-shot)", "enmed",
+             (_one("token_f1", "enmed_extqa_mean"),)),
+    Headline("enmed_absqa", "EnMed AbsQA judge 1-5 (mean 0/3/5-shot)", "enmed",
+             (_one("judge_4dim", "enmed_absqa_mean"),), scale=5.0),
+    Headline("frenchmedmcqa_hamming", "FrenchMedMCQA Hamming (constrained)", "frenchmedmcqa",
+             (_one("hamming", "frenchmedmcqa_constrained"),)),
+)  # fmt: skip
+
+
+def headlines() -> tuple[Headline, ...]:
+    """The leaderboard's columns, family by family in declaration order: each family's own
+    headline, then the figures its papers report."""
+    out: list[Headline] = []
+    for family in families():
+        own = family_headline(family)
+        out += [own] if own else []
+        out += [h for h in REPORTED_HEADLINES if h.family == family]
+    return tuple(out)
+
+
 def benchmark_of_task(task: str) -> Benchmark | None:
     """The benchmark a task name belongs to (longest name prefix), sample twins included."""
     name = full_task(task)

@@ -11,7 +11,6 @@ the manifest. lm-eval reads its rank from accelerate only when it sees several G
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from medinj_eval.models.constraint_support import HF_NAMES
+from medinj_eval.run_options import RunOptions
 
 
 def accelerate_config(processes: int, cuda: bool) -> dict:
@@ -37,7 +37,7 @@ def accelerate_config(processes: int, cuda: bool) -> dict:
     }
 
 
-def worker_argv(argv: list[str], options: argparse.Namespace) -> list[str]:
+def worker_argv(argv: list[str], options: RunOptions) -> list[str]:
     """The run's arguments without ``--data-parallel``, with one output folder for all ranks
     and ``hf`` as ``medinj-hf``."""
     out, skip = [], False
@@ -52,7 +52,7 @@ def worker_argv(argv: list[str], options: argparse.Namespace) -> list[str]:
     return [*out, "--model", model, "--output_path", options.output_path]
 
 
-def launch(options: argparse.Namespace, argv: list[str]) -> int:
+def launch(options: RunOptions, argv: list[str]) -> int:
     """Run ``medinj-eval run`` under ``accelerate launch`` with ``--data-parallel`` processes."""
     import torch
 

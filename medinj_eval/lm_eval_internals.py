@@ -82,6 +82,12 @@ TARGETS = (
         "medinj-eval run reads its arguments with lm-eval's own run subcommand parser",
     ),
     Target(
+        "lm_eval.tasks.manager",
+        "TaskManager._load_spec",
+        "every task and group is built through it; built_once_task_manager() keeps what it "
+        "built, so a run loads each task's data once",
+    ),
+    Target(
         "lm_eval.utils",
         "hash_string",
         "doc_hash(): the formula lm-eval's evaluate() applies inline to each logged document",
@@ -222,6 +228,24 @@ def completions_base():
             return LocalCompletionsAPI.parse_logprobs(outputs, tokens, ctxlens)
 
     return CompletionsBase
+
+
+def built_once_task_manager(**kwargs: Any) -> Any:
+    """lm-eval's ``TaskManager`` that builds each named task or group once and hands the same
+    objects back after (a run's check, its passes and its last pass share them)."""
+    from lm_eval.tasks import TaskManager
+
+    class BuiltOnce(TaskManager):
+        def _load_spec(self, spec):
+            if not isinstance(spec, str):
+                return super()._load_spec(spec)
+            if spec not in self.built:
+                self.built[spec] = super()._load_spec(spec)
+            return self.built[spec]
+
+    manager = BuiltOnce(**kwargs)
+    manager.built = {}
+    return manager
 
 
 def run_arguments(args: list[str]) -> Any:

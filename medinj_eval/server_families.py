@@ -40,13 +40,13 @@ SERVER_FAMILIES = {
 }
 
 
-def server_family(name: str) -> ServerFamily:
-    """The family called ``name``, or a ValueError listing the known ones."""
+def server_family(name: str, option: str = "server") -> ServerFamily:
+    """The family called ``name``, or a ValueError naming ``option`` and the known ones."""
     try:
         return SERVER_FAMILIES[name]
     except KeyError:
         raise ValueError(
-            f"{name!r} is not a server family; choose one of {', '.join(SERVER_FAMILIES)}"
+            f"{option}={name} is not a server family; choose one of {', '.join(SERVER_FAMILIES)}"
         ) from None
 
 

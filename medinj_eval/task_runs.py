@@ -174,8 +174,9 @@ def make_lm(cfg: Any):
     return factory.create_from_arg_string(cfg.model_args or "", extra)
 
 
-def evaluate_pass(cfg: Any, lm: Any, tasks: list[str], manager: Any, tracker: Any = None):
-    """One ``simple_evaluate`` over ``tasks`` with the run's settings and request cache."""
+def evaluate_pass(cfg: Any, lm: Any, tasks: list, manager: Any, tracker: Any = None):
+    """One ``simple_evaluate`` over ``tasks`` (names, or the Task objects already built) with
+    the run's settings and request cache."""
     from lm_eval import simple_evaluate
 
     seeds = cfg.seed or [None] * 4
@@ -210,10 +211,12 @@ def evaluate_pass(cfg: Any, lm: Any, tasks: list[str], manager: Any, tracker: An
     )
 
 
-def run_tasks(cfg: Any, output: Path, settings: dict[str, Any], log=print) -> Path | None:
+def run_tasks(
+    cfg: Any, output: Path, settings: dict[str, Any], manager: Any, log=print
+) -> Path | None:
     """Every unfinished leaf task, kept as it ends, then the whole run written by lm-eval;
-    the results file (None on ranks other than the first)."""
-    manager = cfg.process_tasks(cfg.metadata)
+    the results file (None on ranks other than the first). ``manager`` builds each task
+    once: the passes and the last pass evaluate the objects the run's check built."""
     leaves = leaf_tasks(manager.load(cfg.tasks))
     # every rank decides from the same files, before any of them writes one
     todo = {}
@@ -230,7 +233,7 @@ def run_tasks(cfg: Any, output: Path, settings: dict[str, Any], log=print) -> Pa
     for unit in units:
         done += len(unit)
         log(f"medinj-eval: task(s) {done - len(unit) + 1}-{done}/{len(todo)}: {', '.join(unit)}")
-        results = evaluate_pass(cfg, lm, unit, manager)
+        results = evaluate_pass(cfg, lm, [leaves[n] for n in unit], manager)
         if results is None:
             continue
         samples = results.pop("samples", {})

@@ -13,6 +13,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# Fixtures that bring the real default model, a server or a run built on it, or a wheel: a
+# test that uses one is ``slow`` (``make test-fast`` leaves it out, as it leaves out the tests
+# marked ``slow`` because they run the command line in a subprocess).
+MODEL_FIXTURES = {
+    "default_model", "open_run", "run_copy", "judge_server", "vllm_server", "llama_server",
+    "private_llama_server", "wheel",
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data; fails loudly under MEDINJ_REQUIRE_SHARED=1, else skips with the reason."""

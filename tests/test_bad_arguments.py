@@ -34,28 +34,33 @@ def run_with(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
                check=False)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_limit_below_one_item_is_refused_before_the_model_loads(tmp_path):
     done = run_with(tmp_path, "--model_args", "pretrained=default", "--limit", "-1")
     one_line_error(done, "--limit -1: give a count of items >= 1")
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_data_parallel_below_one_process_is_refused(tmp_path):
     done = run_with(tmp_path, "--model_args", "pretrained=default", "--data-parallel", "0")
     one_line_error(done, "--data-parallel 0: give a number of processes >= 1")
 
 
+@pytest.mark.slow
 def test_a_missing_pretrained_folder_is_refused(tmp_path):
     done = run_with(tmp_path, "--model_args", "pretrained=/nonexistent/model")
     one_line_error(done, "pretrained=/nonexistent/model: no such model folder")
 
 
+@pytest.mark.slow
 def test_a_missing_adapter_folder_is_refused(tmp_path):
     adapter = tmp_path / "no-adapter"
     done = run_with(tmp_path, "--model_args", f"pretrained=default,peft={adapter}")
     one_line_error(done, f"peft={adapter}: no such adapter folder")
 
 
+@pytest.mark.slow
 def test_a_corrupt_adapter_config_is_refused(tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
@@ -123,6 +128,7 @@ def test_judge_refuses_two_samples_files_of_one_task_before_any_request(broken_r
     assert not (broken_run / "judge").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -145,6 +151,7 @@ def test_a_bad_judge_prompt_file_is_one_line(tmp_path, content, expected):
     one_line_error(done, str(prompt), expected)
 
 
+@pytest.mark.slow
 def test_a_judge_cache_under_a_file_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -154,6 +161,7 @@ def test_a_judge_cache_under_a_file_is_one_line(tmp_path):
     one_line_error(done, f"--cache {blocker / 'c.sqlite'}: cannot open the judge cache")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("action", ["build", "validate"])
 def test_leaderboard_with_a_missing_results_folder_is_one_line(tmp_path, action):
     missing = tmp_path / "no-results"
@@ -162,6 +170,7 @@ def test_leaderboard_with_a_missing_results_folder_is_one_line(tmp_path, action)
     one_line_error(done, f"{missing}: no such results folder (--results)")
 
 
+@pytest.mark.slow
 def test_meta_eval_on_a_missing_file_is_one_line(tmp_path):
     missing = tmp_path / "pairs.json"
     done = cli("meta-eval", str(missing), "--out", str(tmp_path / "m"), check=False)
@@ -202,6 +211,7 @@ def test_brat_entities_keep_contiguous_ones_and_skip_notes(tmp_path):
     assert brat_entities(ann, 51) == [("LIVB", 3, 10), ("DISO", 24, 49)]
 
 
+@pytest.mark.slow
 def test_a_brat_folder_with_a_bad_offset_stops_validate(tmp_path):
     root = tmp_path / "data"
     for split in ("train", "test"):

@@ -13,6 +13,9 @@ import pytest
 
 from medinj_eval.paths import sample_data_dir
 
+# Each test runs the command line in a subprocess (the fast lane leaves them out).
+pytestmark = pytest.mark.slow
+
 FMM_TASK = "frenchmedmcqa_greedy"
 
 

@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 from conftest import evaluate
 
-from medinj_eval.benchmarks import MULTI, Benchmark, all_benchmarks, declare, forget, grid_cells
-from medinj_eval.leaderboard.site import family
+from medinj_eval.benchmarks import (
+    MULTI,
+    Benchmark,
+    all_benchmarks,
+    declare,
+    forget,
+    grid_cells,
+    headlines,
+)
+from medinj_eval.leaderboard.rows import family
 from medinj_eval.paths import sample_data_dir, tasks_dir
 from medinj_eval.tasks.benchmark_table import benchmark_table, with_table
 from medinj_eval.tasks.stubs import HEADER, expected_files, generated_files, write_stubs
@@ -92,6 +100,8 @@ def test_a_benchmark_in_an_existing_schema_is_one_declaration(tmp_path, default_
         sample = suite["medinj_fr_sample/medinj_fr_sample.yaml"]
         assert all(f"- medinj_fr_sample_pharmaqcm_{m}\n" in sample for m in bench.modes)
         assert "medinj_fr_sample/medinj_fr_sample_pharmaqcm_loglik.yaml" in written
+        column = {h.key: h for h in headlines()}["pharmaqcm_em"]
+        assert column.sources[0].tasks == ("pharmaqcm_constrained",) and column.in_mean
         mine = sorted(p for p in written if p.startswith("pharmaqcm/"))
         assert "pharmaqcm/pharmaqcm_loglik_3shot.yaml" in mine and len(mine) == 9
         assert (tasks / mine[0]).read_text(encoding="utf-8").startswith(HEADER)
@@ -147,9 +157,15 @@ def test_a_declared_family_aggregate_gets_its_groups_and_stands_for_its_members(
     ]
     try:
         files = expected_files()
+        column = {h.key: h for h in headlines()}["toyfam_em"]
     finally:
         for bench in benches:
             forget(bench.name)
+    assert column.sources[0].tasks == ("toyfam_constrained_em",)
+    assert column.sources[1].parts == (
+        ("toyfam_a_one_constrained", "toyfam_b_one_constrained"),
+        ("toyfam_a_two_constrained", "toyfam_b_two_constrained"),
+    )
     pooled = files["medinj_fr/toyfam_one_constrained.yaml"]
     assert "- toyfam_a_one_constrained\n- toyfam_b_one_constrained\n" in pooled
     assert "weight_by_size: true" in pooled

@@ -152,6 +152,7 @@ def test_a_bio_entity_opened_by_i_is_refused(tmp_path, tags, where):
         load_benchmark(benchmark="enmed_extqa", data_dir=root)
 
 
+@pytest.mark.slow
 def test_bad_span_data_stops_the_run_before_the_model_loads(tmp_path):
     from conftest import cli
 

@@ -63,6 +63,33 @@ def test_submission_validates_and_holds_recomputed_metrics(results, run):
     assert str(Path.home()) not in json.dumps(manifest)  # no path of this machine
 
 
+def test_build_renders_what_validate_recorded_and_checks_a_changed_submission_again(
+    results, tmp_path, monkeypatch
+):
+    from medinj_eval.leaderboard import validate as validation
+    from medinj_eval.leaderboard.site import build_site
+
+    (first,) = validation.validate_all(results)
+    record = results / "smollm2-135m" / validation.VALIDATION
+    kept = record.read_text(encoding="utf-8")
+    assert first.rows and json.loads(kept)["rows"] == first.rows
+    calls = []
+    original = validation.validate_submission
+    monkeypatch.setattr(validation, "validate_submission", lambda *a: calls.append(a))
+    site = build_site(results, tmp_path / "site")
+    rows = json.loads((site.parent / "data.json").read_text(encoding="utf-8"))["rows"]
+    assert not calls and record.read_text(encoding="utf-8") == kept
+    assert {r["task"] for r in rows if r["kind"] == "submission"} == {r["task"] for r in first.rows}
+    monkeypatch.setattr(
+        validation, "validate_submission", lambda *a: calls.append(a) or original(*a)
+    )
+    manifest_path, manifest = _manifest(results)
+    manifest_path.write_text(json.dumps(manifest, indent=2))  # same content, other bytes
+    (again,) = validation.validate_all(results)
+    assert len(calls) == 1 and again.fingerprint != first.fingerprint
+    assert json.loads(record.read_text(encoding="utf-8"))["fingerprint"] == again.fingerprint
+
+
 def test_a_partial_run_needs_allow_partial_and_leaves_nothing(run, tmp_path):
     folder = tmp_path / "results"
     done = cli("leaderboard", "submit", str(run), "--model-id", "m", "--results", str(folder),

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from medinj_eval.benchmarks import headlines
 from medinj_eval.leaderboard.pivot import (
-    HEADLINES,
     MEAN_KEY,
     headline_cell,
     is_count,
@@ -23,7 +23,7 @@ def row(task, metric, value, n=None, stderr=None, model="m", kind="run", **extra
             "value": value, "n": n, "stderr": stderr, **extra}  # fmt: skip
 
 
-HEADLINE = {h.key: h for h in HEADLINES}
+HEADLINE = {h.key: h for h in headlines()}
 
 
 def test_medinjection_em_from_leaf_tasks_is_the_mean_of_pooled_mcq_and_mcqu():

@@ -78,15 +78,14 @@ print("ok")
 """
 
 
-def test_building_a_task_or_a_model_patches_nothing_until_install(default_model):
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD_WITHOUT_INSTALL],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def run_in_fresh_interpreter(code: str) -> None:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
+
+
+def test_building_a_task_or_a_model_patches_nothing_until_install(default_model):
+    run_in_fresh_interpreter(BUILD_WITHOUT_INSTALL)
 
 
 LOAD_WITH_STOCK_TASK_MANAGER = """
@@ -102,12 +101,6 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_loading_the_tasks_installs_the_patches_for_a_stock_lm_eval():
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD_WITH_STOCK_TASK_MANAGER],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    run_in_fresh_interpreter(LOAD_WITH_STOCK_TASK_MANAGER)

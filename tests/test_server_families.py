@@ -47,5 +47,8 @@ def test_the_judge_sends_the_verdict_schema_from_the_same_table():
 
 
 def test_an_unknown_family_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match="openai, vllm, llama-cpp, none"):
+    with pytest.raises(
+        ValueError,
+        match="server=tgi is not a server family; choose one of openai, vllm, llama-cpp, none",
+    ):
         server_family("tgi")

@@ -134,6 +134,7 @@ def test_overrides_and_unknown_fields(tmp_path):
         load_recipe(str(in_file))
 
 
+@pytest.mark.slow
 def test_a_wrong_training_value_stops_before_the_model_loads(tmp_path):
     out = tmp_path / "out"
     done = cli("train", "--recipe", "smollm2-dora-sample", "training.learning_rate=abc",
@@ -143,6 +144,7 @@ def test_a_wrong_training_value_stops_before_the_model_loads(tmp_path):
     assert not out.exists()  # nothing left behind
 
 
+@pytest.mark.slow
 def test_qlora_refuses_clearly_without_a_gpu(tmp_path):
     import torch
 
@@ -283,6 +285,7 @@ def bench(monkeypatch):
     return bench_train_4b
 
 
+@pytest.mark.slow
 def test_4b_shape_benchmark_takes_its_settings_from_the_recipe(tmp_path):
     script = REPO / "benchmarks" / "bench_train_4b.py"
     for recipe in ("medinjection-dora", "medinjection-lora"):

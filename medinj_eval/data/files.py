@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +14,25 @@ from medinj_eval.data.errors import DataValidationError
 from medinj_eval.hashing import sha256_file
 
 DATA_DIR_ENV = "MEDINJ_DATA_DIR"
-_READ: dict[str, dict[str, str]] = {}
+_RECORDERS: list[dict[str, dict[str, str]]] = []
+
+
+@contextmanager
+def recording_reads() -> Iterator[dict[str, dict[str, str]]]:
+    """Origin -> ``{"path", "sha256"}`` of every data file and hub dataset read inside the
+    block (a task records what its own loading read; the run's manifest lists them)."""
+    reads: dict[str, dict[str, str]] = {}
+    _RECORDERS.append(reads)
+    try:
+        yield reads
+    finally:
+        _RECORDERS.remove(reads)
 
 
 def record_read(origin: str, sha256: str) -> None:
-    """Remember a data file (or hub dataset) this process read, for the run's manifest."""
-    _READ[origin] = {"path": origin, "sha256": sha256}
-
-
-def data_read() -> list[dict[str, str]]:
-    """Every data file and hub dataset read so far in this process, with its sha256."""
-    return [_READ[k] for k in sorted(_READ)]
+    """Note a data file (or hub dataset) read, for every recording block open."""
+    for reads in _RECORDERS:
+        reads[origin] = {"path": origin, "sha256": sha256}
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path | None:

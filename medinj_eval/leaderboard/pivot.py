@@ -1,9 +1,8 @@
 """The leaderboard's main view: one row per model, one column per benchmark headline.
 
-Each headline is the figure a paper puts in its main table (MedInjection-FR: aggregated
-constrained EM and the judge score on open-ended questions; EnMed: MCQA, ExtQA and AbsQA,
-means over 0/3/5 shots; FrenchMedMCQA: EMR and Hamming; MediQAl: EM; FrBMedQA: accuracy).
-A headline lists its sources in order: the reported rows' task name first, then the tasks
+Each headline is the figure a paper puts in its main table; the columns come from the
+benchmark declarations (:func:`medinj_eval.benchmarks.headlines`). A headline lists its
+sources in order: the reported rows' task name first, then the tasks
 of a run or submission that give the same figure. A source's parts are averaged as the
 paper does (MedInjection-FR: the unweighted mean of MCQ and MCQU); the tasks within a part
 are pooled, weighted by their item counts.
@@ -13,75 +12,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from medinj_eval.benchmarks import full_task
+from medinj_eval.benchmarks import Headline, full_task, headlines
 
 _COUNT = re.compile(r"(^|_)(n_\w+|n|sample_len|sample_count)$")
 _VARIANT = re.compile(r"_(\d+shot|perm\d+|pooled)$")
 
 
-@dataclass(frozen=True)
-class Source:
-    """One way to get a headline: ``metric`` of each part's tasks pooled, then the parts'
-    unweighted mean."""
-
-    metric: str
-    parts: tuple[tuple[str, ...], ...]
-
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        return tuple(task for part in self.parts for task in part)
-
-
-@dataclass(frozen=True)
-class Headline:
-    """A column of the pivot; ``scale`` is the metric's maximum (1 for rates, 5 for a 1-5
-    judge scale); ``in_mean`` puts it in the aggregate column."""
-
-    key: str
-    label: str
-    family: str
-    sources: tuple[Source, ...]
-    scale: float = 1.0
-    in_mean: bool = False
-
-
-def _one(metric: str, *tasks: str) -> Source:
-    """A source of one part: ``tasks`` pooled."""
-    return Source(metric, (tasks,))
-
-
-def _medinjfr(mode: str, kind: str) -> tuple[str, ...]:
-    return (f"medinjfr_native_{kind}_{mode}", f"medinjfr_translated_{kind}_{mode}")
-
-
-HEADLINES: tuple[Headline, ...] = (
-    Headline("medinjfr_em", "MedInjection-FR EM (constrained, MCQ+MCQU)", "medinjfr",
-             (_one("em", "medinjfr_constrained_em"),
-              Source("em", (_medinjfr("constrained", "mcqu"), _medinjfr("constrained", "mcq")))),
-             in_mean=True),
-    Headline("medinjfr_judge", "MedInjection-FR OEQ judge (binary)", "medinjfr",
-             (_one("judge_binary", "medinjfr_oeq_judge"),
-              _one("judge_medinjection-binary", "medinjfr_native_oeq", "medinjfr_translated_oeq"))),
-    Headline("enmed_mcqa", "EnMed MCQA (mean 0/3/5-shot)", "enmed",
-             (_one("accuracy", "enmed_mcqa_mean"),)),
-    Headline("enmed_extqa", "EnMed ExtQA token F1 (mean 0/3/5-shot)", "enmed",
-             (_one("token_f1", "enmed_extqa_mean"),)),
-    Headline("enmed_absqa", "EnMed AbsQA judge 1-5 (mean 0/3/5-shot)", "enmed",
-             (_one("judge_4dim", "enmed_absqa_mean"),), scale=5.0),
-    Headline("frenchmedmcqa_emr", "FrenchMedMCQA EMR (constrained)", "frenchmedmcqa",
-             (_one("em", "frenchmedmcqa_constrained"),), in_mean=True),
-    Headline("frenchmedmcqa_hamming", "FrenchMedMCQA Hamming (constrained)", "frenchmedmcqa",
-             (_one("hamming", "frenchmedmcqa_constrained"),)),
-    Headline("mediqal_em", "MediQAl EM (constrained, MCQU+MCQM)", "mediqal",
-             (_one("em", "mediqal_mcqu_constrained", "mediqal_mcqm_constrained"),),
-             in_mean=True),
-    Headline("frbmedqa_acc", "FrBMedQA accuracy", "frbmedqa", (_one("acc", "frbmedqa"),),
-             in_mean=True),
-)  # fmt: skip
 MEAN_KEY = "mean_em"
 MEAN_LABEL = "Mean of the MCQ headlines"
 
@@ -112,7 +51,7 @@ def scale_of(metric: str) -> float:
     verdict (``judge_<prompt>``), else 1 (rates)."""
     from medinj_eval.judge.prompts import builtin_prompts, load_prompt
 
-    for headline in HEADLINES:
+    for headline in headlines():
         if any(source.metric == metric for source in headline.sources):
             return headline.scale
     prompt = metric.removeprefix("judge_")
@@ -182,8 +121,9 @@ def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         by_model.setdefault(model_key(row), []).append(row)
     out = []
     for (model, kind, source), own in by_model.items():
-        cells = {h.key: c for h in HEADLINES if (c := headline_cell(h, own)) is not None}
-        in_mean = [cells.get(h.key) for h in HEADLINES if h.in_mean]
+        columns = headlines()
+        cells = {h.key: c for h in columns if (c := headline_cell(h, own)) is not None}
+        in_mean = [cells.get(h.key) for h in columns if h.in_mean]
         if all(in_mean):  # over every MCQ headline or none: no mean of different columns
             cells[MEAN_KEY] = {
                 "value": sum(c["value"] for c in in_mean) / len(in_mean),
@@ -200,6 +140,6 @@ def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def columns() -> list[dict[str, Any]]:
     """The pivot's columns for the page: key, label, family and scale."""
     cols = [
-        {"key": h.key, "label": h.label, "family": h.family, "scale": h.scale} for h in HEADLINES
+        {"key": h.key, "label": h.label, "family": h.family, "scale": h.scale} for h in headlines()
     ]
     return cols + [{"key": MEAN_KEY, "label": MEAN_LABEL, "family": "", "scale": 1.0}]

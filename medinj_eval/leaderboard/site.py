@@ -4,38 +4,18 @@
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.benchmarks import SAMPLE_PREFIX, benchmark_of_task, families, grid_cells
-from medinj_eval.judge.aggregate import summarize
-from medinj_eval.leaderboard.pivot import (
-    base_task,
-    columns,
-    is_count,
-    pivot,
-    scale_of,
-    task_parts,
-)
+from medinj_eval.benchmarks import grid_cells
+from medinj_eval.leaderboard.pivot import columns, pivot, scale_of, task_parts
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
-from medinj_eval.leaderboard.submission import run_limit
+from medinj_eval.leaderboard.rows import run_rows
 from medinj_eval.leaderboard.validate import validate_all
-from medinj_eval.runs import judge_records, load_run, read_jsonl
 
 TEMPLATE = Path(__file__).resolve().parent / "site.html"
 GRID_FAMILY = "enmed"
-
-
-def family(task: str) -> str:
-    """The declared family of the task's benchmark; a group takes the family its name
-    starts with (``medinjfr_constrained_em``)."""
-    bench = benchmark_of_task(task)
-    if bench is not None:
-        return bench.family
-    return next((f for f in families() if base_task(task).startswith(f)), "other")
 
 
 def grid_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,95 +51,14 @@ def cells_of(grid_row: str) -> list[str]:
     return [task for task, (row, _, _) in grid_cells().items() if row == grid_row]
 
 
-Scores = dict[str, dict[str, dict[str, Any]]]  # task -> metric -> value, stderr, n
-
-
-def _metric_rows(
-    model: str, kind: str, source: str, scores: Scores, partial: bool = False
-) -> list[dict[str, Any]]:
-    """Flat rows (one per task and metric); counts are left out: they are not scores."""
-    return [
-        {"model": model, "kind": kind, "family": family(task), "task": task, "metric": metric,
-         "value": float(score["value"]), "stderr": score.get("stderr"), "n": score.get("n"),
-         "n_shot": score.get("n_shot"), "source": source, "partial": partial,
-         "sample": task.startswith(SAMPLE_PREFIX)}
-        for task, metrics in sorted(scores.items())
-        for metric, score in sorted(metrics.items())
-        if score["value"] is not None and score["value"] == score["value"] and not is_count(metric)
-    ]  # fmt: skip
-
-
-def judge_score(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The mean verdict over judged samples, its standard error s / sqrt(n), and n."""
-    summary = summarize(records)
-    se = _stderr([r["score"] for r in records if r["score"] is not None])
-    return {"value": summary["mean"], "stderr": se, "n": summary["n_judged"]}
-
-
-def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, Any]]:
-    """Rows of a local run (kind ``run``): every task and group of its results.json with
-    lm-eval's standard error and item count, and the judge's scores."""
-    run = load_run(run_path, name)
-    logged = run.results.get("results") or {}
-    scores: Scores = {}
-    for task, values in logged.items():
-        n = values.get("sample_len") or (run.results.get("n-samples") or {}).get(task, {}).get(
-            "effective"
-        )
-        scores[task] = {
-            metric: {"value": value, "stderr": _number(values.get(f"{metric}_stderr,{filt}")),
-                     "n": n, "n_shot": run.n_shot(task)}
-            for metric, filt, value in run.logged_metrics(task)
-        }  # fmt: skip
-    for prompt, by_task in judge_records(run).items():
-        for task, records in by_task.items():
-            judged = {**judge_score(records), "n_shot": run.n_shot(task)}
-            scores.setdefault(task, {})[f"judge_{prompt}"] = judged
-    partial = run_limit(run) is not None
-    when = run.path.stem.removeprefix("results_")  # the run's time stamp, not its folder
-    return _metric_rows(run.name, "run", f"local run {when}", scores, partial)
-
-
-def submission_rows(manifest: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
-    """Rows of a validated submission: its recomputed metrics, each with the standard error
-    of the per-item scores in its samples, and its judge scores."""
-    scores: Scores = {}
-    for task, entry in manifest["tasks"].items():
-        samples = read_jsonl(folder / entry["samples"])
-        scores[task] = {
-            metric: {"value": value, "stderr": _item_stderr(samples, metric),
-                     "n": entry["n_samples"], "n_shot": entry.get("n_shot")}
-            for metric, value in entry["metrics"].items()
-        }  # fmt: skip
-        for prompt, judged in (entry.get("judge") or {}).items():
-            records = read_jsonl(folder / judged["records"])
-            judge = {**judge_score(records), "n_shot": entry.get("n_shot")}
-            scores[task][f"judge_{prompt}"] = judge
-    model_id = manifest["model_id"]
-    return _metric_rows(model_id, "submission", "results/", scores, manifest["partial"])
-
-
-def _item_stderr(samples: list[dict[str, Any]], metric: str) -> float | None:
-    """The standard error of the per-item values of ``metric`` (None if one is missing)."""
-    values = [s.get(metric) for s in samples]
-    return _stderr(values) if all(isinstance(v, (int, float)) for v in values) else None
-
-
-def _stderr(values: list[float]) -> float | None:
-    """s / sqrt(n), as lm-eval's mean aggregation; None under two values."""
-    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> Path:
-    """Validate results/, gather every row and write ``out/index.html`` and ``out/data.json``:
-    the rows, the pivot (models x headlines) and its columns."""
+    """Gather the rows ``validate`` recorded for each submission (a submission changed since
+    is validated again first), the reported rows and the local runs, and write
+    ``out/index.html`` and ``out/data.json``: the rows, the pivot (models x headlines) and
+    its columns."""
     rows = []
-    for folder, manifest in validate_all(results_dir):
-        rows += submission_rows(manifest, folder)
+    for validation in validate_all(results_dir):
+        rows += validation.rows
     for run in runs or []:
         rows += run_rows(run)
     rows += grid_rows(rows)

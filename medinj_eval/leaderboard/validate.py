@@ -8,17 +8,26 @@ of it, or logged twice; a recorded metric (in the manifest or in the run's resul
 that differs from the recomputation; judge records that do not cover the task's samples
 exactly once, mix judges or templates, hold a verdict their raw replies do not give, or
 whose aggregate differs from the recorded one.
+
+What validation decided is kept in ``<submission>/validation.json`` with the fingerprint of
+the files it read; ``leaderboard build`` renders those rows and validates a submission again
+only when its files changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
+from medinj_eval.atomic import write_atomic
+from medinj_eval.hashing import json_sha256, sha256_file
 from medinj_eval.leaderboard import SubmissionError
 from medinj_eval.leaderboard.reported import REPORTED_DIR, load_reported
 from medinj_eval.leaderboard.rescore import encoder_available, same, task_metrics, tolerance
@@ -186,21 +195,75 @@ def _check_verdict(path: Path, row: int, record: dict, prompt) -> None:
         )
 
 
-def validate_all(
-    results_dir: Path, notes: list[str] | None = None
-) -> list[tuple[Path, dict[str, Any]]]:
-    """Every submission (its folder and manifest) and reported file under ``results_dir``;
-    raises on the first refusal."""
-    tasks = known_tasks()
-    manifests, owners = [], {}
+VALIDATION = "validation.json"
+
+
+@dataclass
+class Validation:
+    """What ``validate`` decided about one submission, kept in ``<folder>/validation.json``:
+    the manifest, the leaderboard rows recomputed from its samples, the notes, and the
+    fingerprint of the files they were computed from."""
+
+    folder: Path
+    fingerprint: str
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]]
+    notes: list[str]
+
+    def record(self) -> str:
+        kept = {k: v for k, v in asdict(self).items() if k != "folder"}
+        return json.dumps(kept, indent=1, ensure_ascii=False)
+
+
+def submission_fingerprint(folder: Path) -> str:
+    """sha256 over the path and sha256 of every file of the submission (its record aside)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != VALIDATION)
+    return json_sha256({str(p.relative_to(folder)): sha256_file(p) for p in files})
+
+
+def recorded_validation(folder: Path, fingerprint: str) -> Validation | None:
+    """The kept validation when it was made from these very files, else None."""
+    path = folder / VALIDATION
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        if kept.get("fingerprint") != fingerprint:
+            return None
+        return Validation(folder, fingerprint, kept["manifest"], kept["rows"], kept["notes"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None  # absent or damaged: validated again
+
+
+def validate_folder(folder: Path, tasks: Callable[[], set[str]]) -> Validation:
+    """The submission's validation: the kept one if its files did not change, else a new
+    one (every check, every score recomputed), kept beside it."""
+    from medinj_eval.leaderboard.rows import submission_rows
+
+    fingerprint = submission_fingerprint(folder)
+    kept = recorded_validation(folder, fingerprint)
+    if kept is not None:
+        return kept
+    notes: list[str] = []
+    manifest = validate_submission(folder, tasks(), notes)
+    validation = Validation(folder, fingerprint, manifest, submission_rows(manifest, folder), notes)
+    write_atomic(folder / VALIDATION, validation.record())
+    return validation
+
+
+def validate_all(results_dir: Path, notes: list[str] | None = None) -> list[Validation]:
+    """Every submission and reported file under ``results_dir``, each submission validated
+    again only when its files changed; raises on the first refusal."""
+    tasks = cache(known_tasks)
+    validations, owners = [], {}
     for folder in submissions(results_dir):
-        manifest = validate_submission(folder, tasks, notes)
-        model = manifest["model_id"]
+        validation = validate_folder(folder, tasks)
+        model = validation.manifest["model_id"]
         if model in owners:
             raise SubmissionError(
                 f"{folder / 'submission.json'}: model_id {model!r} duplicates {owners[model]}"
             )
         owners[model] = folder
-        manifests.append((folder, manifest))
+        validations.append(validation)
+        if notes is not None:
+            notes += validation.notes
     load_reported(results_dir / REPORTED_DIR)
-    return manifests
+    return validations

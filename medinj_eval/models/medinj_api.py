@@ -84,7 +84,7 @@ class MedinjCompletionsAPI(completions_base()):
         try:
             self.family = server_family(server)
         except ValueError as err:
-            raise SystemExit(f"medinj-eval: medinj-api server={server}: {err}") from None
+            raise SystemExit(f"medinj-eval: medinj-api {err}") from None
         self.server = server
         self.medinj_constrains = self.family.letters is not None
         self.root = api_root(str(kwargs.get("base_url") or ""))

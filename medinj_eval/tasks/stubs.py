@@ -150,14 +150,31 @@ def _aggregate_groups(files, folder, prefix, mode, mcq) -> list[str]:
     return names
 
 
-def expected_files(benches: list[Benchmark] | None = None) -> dict[str, str]:
-    """Path under the tasks folder -> the exact text the generator writes there."""
+def expected_data(benches: list[Benchmark] | None = None) -> dict[str, dict[str, Any]]:
+    """Path under the tasks folder -> the stub or group the generator writes there."""
     benches = all_benchmarks() if benches is None else benches
     files: dict[str, dict[str, Any]] = {}
     for bench in benches:
         files.update(benchmark_files(bench))
     files.update(suite_files(benches))
-    return {path: dump(data) for path, data in sorted(files.items())}
+    return dict(sorted(files.items()))
+
+
+def expected_files(benches: list[Benchmark] | None = None) -> dict[str, str]:
+    """Path under the tasks folder -> the exact text the generator writes there."""
+    return {path: dump(data) for path, data in expected_data(benches).items()}
+
+
+def leaf_tasks(group_name: str, benches: list[Benchmark] | None = None) -> list[str]:
+    """The tasks a generated group evaluates (nested groups expanded), in lm-eval's order."""
+    groups = {d["group"]: d["task"] for d in expected_data(benches).values() if "group" in d}
+    if group_name not in groups:
+        raise ValueError(f"no generated group {group_name!r}")
+
+    def expand(name: str) -> list[str]:
+        return [t for m in groups[name] for t in (expand(m) if m in groups else [m])]
+
+    return expand(group_name)
 
 
 def generated_files(root: Path) -> list[str]:
