@@ -20,26 +20,20 @@ from medinj_eval.run_options import RunOptions, lm_eval_arguments
 
 @dataclass
 class CheckedTasks:
-    """The requested tasks after the data check: medinj-eval's own, built, and the manager
-    that built them (lm-eval's built-in tasks are left to it)."""
+    """The requested tasks after the data check: medinj-eval's own, built, the manager that
+    built them (lm-eval's built-in tasks are left to it), and every data file and hub
+    dataset their building read, with its sha256."""
 
     ours: list[str]
     loaded: dict[str, Any]
     manager: Any
-
-    def data_files(self) -> list[dict[str, str]]:
-        """Every data file and hub dataset the tasks read, with its sha256, once."""
-        found = {f["path"]: f for task in self.loaded.values() for f in _files(task)}
-        return [found[k] for k in sorted(found)]
-
-
-def _files(task: Any) -> list[dict[str, str]]:
-    return list(getattr(task, "data_files", []))
+    data_files: list[dict[str, str]]
 
 
 def check_tasks(options: RunOptions) -> CheckedTasks:
     """Build every requested medinj-eval task (loading and checking its data) before any model
     loads. Names of lm-eval's built-in tasks are left to lm-eval; other names are refused."""
+    from medinj_eval.data.files import recording_reads
     from medinj_eval.lm_eval_internals import built_once_task_manager
 
     if not options.tasks:
@@ -53,8 +47,9 @@ def check_tasks(options: RunOptions) -> CheckedTasks:
     refuse_unknown_tasks(others, manager.all_tasks)
     if others:  # lm-eval's own tasks: the same manager must index them too
         manager = built_once_task_manager(include_path=folder, metadata=options.metadata)
-    loaded = manager.load(ours)["tasks"] if ours else {}
-    return CheckedTasks(ours, loaded, manager)
+    with recording_reads() as reads:
+        loaded = manager.load(ours)["tasks"] if ours else {}
+    return CheckedTasks(ours, loaded, manager, [reads[k] for k in sorted(reads)])
 
 
 def refuse_unknown_tasks(names: list[str], ours: list[str]) -> None:
@@ -149,7 +144,7 @@ def evaluate_run(options: RunOptions) -> Path | None:
     results_file = run_resumable(options, checked)
     if results_file is None or not is_main_rank():
         return None
-    manifest = write_run_manifest(results_file, options, checked.data_files())
+    manifest = write_run_manifest(results_file, options, checked.data_files)
     elapsed = time.monotonic() - started
     print(f"medinj-eval: finished in {elapsed:.1f} s; outputs in {options.output}")
     print(f"medinj-eval: run manifest {manifest}")

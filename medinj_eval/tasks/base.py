@@ -7,8 +7,6 @@ from typing import Any
 from lm_eval.api.registry import metric_registry, register_metric
 from lm_eval.api.task import ConfigurableTask
 
-from medinj_eval.data.files import recording_reads
-
 
 def _passthrough(items):
     """Item scores are computed in process_results; lm-eval only needs the name registered."""
@@ -23,14 +21,11 @@ def register_item_metrics(names: tuple[str, ...]) -> None:
 
 
 class MedinjTask(ConfigurableTask):
-    """ConfigurableTask whose chat prompts carry the item's system message verbatim, and
-    which knows the data files its loading read (``data_files``, for the run's manifest)."""
+    """ConfigurableTask whose chat prompts carry the item's system message verbatim."""
 
     def __init__(self, config: dict[str, Any] | None = None, **kwargs: Any) -> None:
         config = {k: v for k, v in (config or {}).items() if k != "class"}
-        with recording_reads() as reads:
-            super().__init__(config=config, **kwargs)
-        self.data_files = [reads[k] for k in sorted(reads)]
+        super().__init__(config=config, **kwargs)
         self.meta = self.config.metadata or {}
         self._plain_description = self.config.description or ""
 
