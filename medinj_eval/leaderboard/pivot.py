@@ -30,15 +30,10 @@ def is_count(metric: str) -> bool:
     return bool(_COUNT.search(metric))
 
 
-def base_task(task: str) -> str:
-    """The task name without the sample suite's prefix."""
-    return full_task(task)
-
-
 def task_parts(task: str) -> dict[str, str]:
     """``group``: the task without the sample prefix and its variant suffix; ``variant``:
     the shot count or answer order (``0shot``, ``3shot``, ``perm1``, ``pooled``)."""
-    name = base_task(task)
+    name = full_task(task)
     match = _VARIANT.search(name)
     if match is None:
         return {"group": name, "variant": "0shot"}
@@ -94,9 +89,9 @@ def headline_cell(headline: Headline, rows: list[dict[str, Any]]) -> dict[str, A
     """The headline of one model's rows: its first source whose tasks are all there."""
     for source in headline.sources:
         found = {
-            base_task(r["task"]): r
+            full_task(r["task"]): r
             for r in rows
-            if r["metric"] == source.metric and base_task(r["task"]) in source.tasks
+            if r["metric"] == source.metric and full_task(r["task"]) in source.tasks
         }
         if found and all(task in found for task in source.tasks):
             used = [found[task] for task in source.tasks]

@@ -7,9 +7,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.benchmarks import SAMPLE_PREFIX, benchmark_of_task, families
+from medinj_eval.benchmarks import SAMPLE_PREFIX, benchmark_of_task, families, full_task
 from medinj_eval.judge.aggregate import summarize
-from medinj_eval.leaderboard.pivot import base_task, is_count
+from medinj_eval.leaderboard.pivot import is_count
 from medinj_eval.leaderboard.submission import run_limit
 from medinj_eval.runs import judge_records, load_run, read_jsonl
 
@@ -20,7 +20,7 @@ def family(task: str) -> str:
     bench = benchmark_of_task(task)
     if bench is not None:
         return bench.family
-    return next((f for f in families() if base_task(task).startswith(f)), "other")
+    return next((f for f in families() if full_task(task).startswith(f)), "other")
 
 
 Scores = dict[str, dict[str, dict[str, Any]]]  # task -> metric -> value, stderr, n
