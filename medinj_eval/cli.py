@@ -20,6 +20,9 @@
 * ``medinj-eval train --recipe R [section.key=value ...]``: SFT of a LoRA/DoRA adapter.
 * ``medinj-eval agreement RUN_A RUN_B``: item-level agreement of two runs of the same tasks
   (one model on two backends): same picks, same outputs, valid rates, the items that differ.
+* ``medinj-eval study plan|run|status|tables FILE``: a whole study (mixes, adapters,
+  evaluations, judge, comparison, the papers' tables) from one file, run once, resumable,
+  locally or on Slurm.
 * ``medinj-eval report RUN|COMPARISON``: one self-contained HTML page (and Markdown).
 * ``medinj-eval leaderboard submit RUN --model-id ID | validate | build [--runs RUN...]``:
   submissions under results/, their validation, and the static site.
@@ -41,6 +44,7 @@ SUBCOMMANDS = {
     "meta-eval": "medinj_eval.metaeval.cli:meta_eval_command",
     "train": "medinj_eval.train.sft:main",
     "data": "medinj_eval.train.data_mix_cli:data_command",
+    "study": "medinj_eval.study.cli:study_command",
 }
 
 

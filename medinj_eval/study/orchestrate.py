@@ -1,0 +1,134 @@
+"""``study plan``, ``study run`` and ``study status``: the plan's steps, their states, and the
+steps that still have to run handed to the executor."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from medinj_eval.study import StudyError
+from medinj_eval.study.plan import Study
+from medinj_eval.study.state import (
+    BLOCKED,
+    DONE,
+    FAILED,
+    StepState,
+    StudyLock,
+    claim_folder,
+    step_state,
+)
+from medinj_eval.study.steps import Step, build_steps
+
+
+def states(study: Study, steps: list[Step], job_state: Any = None) -> dict[str, StepState]:
+    root = study.output()
+    return {step.id: step_state(step, root, job_state) for step in steps}
+
+
+def plan_lines(study: Study, steps: list[Step], found: dict[str, StepState]) -> list[str]:
+    """One line per step: state, id, then the command it runs."""
+    lines = [f"study {study.name} ({study.path}) -> {study.output()}",
+             f"executor: {study.executor.kind}"]  # fmt: skip
+    for step in steps:
+        state = found[step.id].state
+        needs = ", ".join(step.deps) if len(step.deps) <= 3 else f"{len(step.deps)} steps"
+        after = f"  after {needs}" if step.deps and state != DONE else ""
+        lines.append(f"  {state:<11} {step.id}{after}")
+        if state != DONE:
+            lines.append(f"              medinj-eval {_shown(step.argv)}")
+    todo = sum(1 for s in steps if found[s.id].state != DONE)
+    lines.append(f"{len(steps) - todo} of {len(steps)} steps done; {todo} to run")
+    return lines
+
+
+def _shown(argv: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def status_lines(study: Study, steps: list[Step], found: dict[str, StepState]) -> list[str]:
+    """One line per step: state, duration, output, log (and why a failed step failed)."""
+    root = study.output()
+    lines = [f"{'state':<11} {'seconds':>8}  step"]
+    for step in steps:
+        state = found[step.id]
+        seconds = state.record.get("seconds")
+        if seconds is None and state.record.get("started") and state.state == "running":
+            seconds = round(time.time() - state.record["started"], 1)
+        shown = f"{seconds:>8}" if seconds is not None else f"{'-':>8}"
+        lines.append(f"{state.state:<11} {shown}  {step.id}")
+        lines.append(f"{'':<21}output {step.output}")
+        if state.record:
+            lines.append(f"{'':<21}log    {step.record(root) / 'log.txt'}")
+        if state.state == FAILED and state.record.get("reason"):
+            lines.append(f"{'':<21}why    {state.record['reason']}")
+    return lines
+
+
+def run_study(study: Study, echo: Any = print) -> int:
+    """Run every step not done yet; 0 when all are done, else 1 with a summary."""
+    root = study.output()
+    with StudyLock(root):
+        claim_folder(root, study.name, study.path)
+        steps = build_steps(study)
+        executor = _executor(study)
+        found = states(study, steps, executor.job_state)
+        done = {s.id for s in steps if found[s.id].done}
+        todo = [s for s in steps if s.id not in done]
+        echo(f"medinj-eval study: {study.name}: {len(done)} of {len(steps)} steps done, "
+             f"{len(todo)} to run ({study.executor.kind})")  # fmt: skip
+        ended = executor.run(todo, done) if todo else {s: DONE for s in done}
+    return _summary(study, steps, ended, echo)
+
+
+def job_reader(study: Study) -> Any:
+    """How the executor reads a submitted job's state (None: nothing is submitted)."""
+    return _executor(study).job_state
+
+
+def _executor(study: Study) -> Any:
+    if study.executor.kind == "slurm":
+        from medinj_eval.study.slurm import SlurmExecutor
+
+        return SlurmExecutor(study)
+    return LocalExecutor(study)
+
+
+class LocalExecutor:
+    job_state = None
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+
+    def run(self, todo: list[Step], done: set[str]) -> dict[str, str]:
+        from medinj_eval.study.local import run_local
+
+        return run_local(self.study, todo, done, self.study.output())
+
+
+def _summary(study: Study, steps: list[Step], ended: dict[str, str], echo: Any) -> int:
+    root = study.output()
+    failed = [s for s in steps if ended.get(s.id) == FAILED]
+    blocked = [s for s in steps if ended.get(s.id) == BLOCKED]
+    if not failed and not blocked:
+        tables = root / "tables" / "tables.md"
+        if tables.is_file():
+            echo(tables.read_text(encoding="utf-8"))
+        echo(f"medinj-eval study: {study.name}: all {len(steps)} steps done; outputs in {root}")
+        return 0
+    echo(f"medinj-eval study: {study.name}: {len(failed)} step(s) failed, {len(blocked)} "
+         f"blocked by them; rerun `medinj-eval study run {study.path}` to retry them")  # fmt: skip
+    for step in failed:
+        echo(f"  failed  {step.id}: log {step.record(root) / 'log.txt'}")
+    for step in blocked:
+        echo(f"  blocked {step.id}")
+    return 1
+
+
+def require_output(study: Study) -> Path:
+    root = study.output()
+    if not root.is_dir():
+        raise StudyError(f"{root} does not exist yet: run `medinj-eval study run {study.path}`")
+    return root
