@@ -1,7 +1,7 @@
-"""EnMed's 9-cell grid end to end on the sample suite: three systems (the default model and
-two real LoRA adapters) run ``enmed_grid``, a real llama.cpp server judges the AbsQA cells
-with ``enmed-4dim``, ``compare`` gives the per-cell statistics, the leaderboard lines the
-cells up with EnMed's reported rows."""
+"""EnMed's 9-cell grid end to end on the sample suite, as one study: three systems (the
+default model and two real LoRA adapters) run ``enmed_grid``, a real llama.cpp server judges
+the AbsQA cells with ``enmed-4dim``, ``compare`` gives the per-cell statistics, the study's
+grid table shows them, the leaderboard lines the cells up with EnMed's reported rows."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO, cli, make_adapter
 from servers import MODEL_NAME
 
@@ -22,28 +23,34 @@ SYSTEMS = ("base", "lora1", "lora2")
 
 
 @pytest.fixture(scope="module")
-def grid_runs(default_model, llama_server, tmp_path_factory) -> dict[str, Path]:
+def grid_study(default_model, llama_server, tmp_path_factory) -> Path:
+    """EnMed's grid as a study: three systems, the judge on the llama.cpp server, the
+    comparison and the grid table, from one ``medinj-eval study run``."""
     tmp = tmp_path_factory.mktemp("grid")
-    meta = json.dumps({"data_dir": str(sample_data_dir())})
-    peft = {"base": ""}
+    systems = [{"name": "base"}]
     for seed in (1, 2):
         adapter = make_adapter(default_model, tmp / f"adapter{seed}", seed=seed, alpha=32)
-        peft[f"lora{seed}"] = f",peft={adapter}"
-    out = {}
-    for name in SYSTEMS:
-        out[name] = tmp / name
-        cli(
-            "run", "--model", "hf", "--model_args", f"pretrained=default{peft[name]}",
-            "--tasks", "enmed_grid", "--apply_chat_template", "--metadata", meta,
-            "--limit", str(LIMIT), "--gen_kwargs", "max_gen_toks=12", "--batch_size", "8",
-            "--output_path", str(out[name]),
-        )  # fmt: skip
-        cli(
-            "judge", str(out[name]), "--prompt", "enmed-4dim", "--base-url",
-            llama_server.base_url, "--judge-model", MODEL_NAME, "--server", llama_server.family,
-            "--cache", str(tmp / "judge.sqlite"), "--no-progress",
-        )  # fmt: skip
-    return out
+        systems.append({"name": f"lora{seed}", "adapter": adapter})
+    plan = {
+        "name": "grid-sample", "base": "default", "systems": systems, "baseline": "base",
+        "evaluate": [{
+            "name": "grid", "tasks": ["enmed_grid"], "judge": True,
+            "args": {"apply_chat_template": True, "metadata": {"data_dir": str(sample_data_dir())},
+                     "limit": LIMIT, "gen_kwargs": "max_gen_toks=12", "batch_size": 8},
+        }],
+        "judge": {"prompt": "enmed-4dim", "server": llama_server.base_url,
+                  "model": MODEL_NAME, "family": llama_server.family},
+        "tables": ["enmed-grid"], "output_dir": str(tmp / "study"),
+    }  # fmt: skip
+    path = tmp / "grid.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    cli("study", "run", str(path))
+    return tmp / "study"
+
+
+@pytest.fixture(scope="module")
+def grid_runs(grid_study) -> dict[str, Path]:
+    return {name: grid_study / "evaluate" / name / "grid" for name in SYSTEMS}
 
 
 def test_grid_runs_log_nine_cells_with_their_shots_and_seed(grid_runs):
@@ -69,10 +76,8 @@ def test_grid_runs_log_nine_cells_with_their_shots_and_seed(grid_runs):
 
 
 @pytest.fixture(scope="module")
-def compared(grid_runs, tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("grid-compare")
-    paths = [str(grid_runs[n]) for n in SYSTEMS]
-    cli("compare", *paths, "--names", ",".join(SYSTEMS), "--baseline", "base", "--out", str(out))
+def compared(grid_study) -> dict:
+    out = grid_study / "compare" / "grid"
     comparison = json.loads((out / "comparison.json").read_text())
     comparison["out"] = out
     return comparison
@@ -122,3 +127,30 @@ def test_the_leaderboard_lines_grid_cells_up_with_enmed_reported_rows(grid_runs,
     assert mine[("enmed_extqa_3shot", "token_f1")]["value"] == pytest.approx(
         logged["token_f1,none"]
     )
+
+
+def test_the_grid_table_shows_each_cell_best_system_and_significance(grid_study, compared):
+    table = (grid_study / "tables" / "tables.md").read_text()
+    header = next(line for line in table.splitlines() if line.startswith("| Model"))
+    assert header.count("-shot") == 9 and "AbsQA 5-shot" in header
+    rows = {
+        line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ")[1:]
+        for line in table.splitlines()
+        if line.startswith("| ") and "Model" not in line
+    }
+    assert list(rows) == list(SYSTEMS)
+    cells = {c["task"]: c for c in compared["cells"]}
+    columns = [t for t in grid_cells() if t in cells]
+    for i, task in enumerate(columns):
+        scores = cells[task]["scores"]
+        best = max(scores.values())
+        for name in SYSTEMS:
+            shown = rows[name][i]
+            judged = cells[task]["metric"].startswith("judge")  # 1-5, else a rate in percent
+            scale, shown_to = (1, 0.0051) if judged else (100, 0.051)
+            assert float(shown.strip("*†")) == pytest.approx(scale * scores[name], abs=shown_to)
+            assert shown.startswith("**") == (scores[name] == best)
+            sig = bool(cells[task]["tests"].get(name, {}).get("sig_bh"))
+            assert shown.endswith("†") == sig
+    assert "cd_diagram.png" in table
+    assert r"\toprule" in (grid_study / "tables" / "tables.tex").read_text()

@@ -1,18 +1,16 @@
-"""training/: data-provenance mixes, recipes, assistant-only loss, a real SFT run on the
-default model that is then scored, resuming after a kill, and DDP under accelerate."""
+"""training/: data-provenance mixes, recipes, assistant-only loss and DDP under accelerate.
+A real SFT run on the default model, scored, and resumed after a kill: ``test_study.py``
+(the demo study trains its adapters that way)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli, evaluate
+from conftest import REPO, cli
 
 from medinj_eval.data.errors import DataValidationError
 from medinj_eval.train import TrainingError
@@ -20,7 +18,6 @@ from medinj_eval.train.mixes import build_mix
 from medinj_eval.train.recipe import load_recipe, recipes_dir
 
 SAMPLE = REPO / "lm_eval_tasks" / "medinj_fr_sample" / "data"
-FAST = ["training.max_steps=6", "training.save_steps=3"]
 
 
 def test_mix_is_byte_identical_for_a_seed_with_equal_shares(tmp_path):
@@ -177,72 +174,6 @@ def test_loss_is_only_on_the_assistant_turn(default_model, tmp_path):
         assert text.strip().endswith("<|im_end|>")
         assert example["prompt"][-1]["content"] not in text
         assert len(trained) < len(row["input_ids"]) / 5
-
-
-@pytest.mark.slow
-def test_train_then_score_the_adapter(default_model, tmp_path):
-    out = tmp_path / "adapter"
-    done = cli("train", "--recipe", "smollm2-dora-sample", *FAST, f"output_dir={out}")
-    assert "adapter and model card" in done.stdout
-    steps = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert [s["step"] for s in steps] == list(range(1, 7))
-    assert all(s["tokens_per_second"] > 0 and s["learning_rate"] is not None for s in steps)
-    losses = [s["loss"] for s in steps]
-    assert min(losses[-2:]) < losses[0]
-    assert json.loads((out / "adapter_config.json").read_text())["use_dora"] is True
-    card = (out / "README.md").read_text()
-    for fact in ("HuggingFaceTB/SmolLM2-135M-Instruct", "Mix `ALL`", "| Native | ",
-                 "| learning_rate | 0.001 |", "dora, r 16, alpha 16"):  # fmt: skip
-        assert fact in card
-    task = "medinj_fr_sample_medinjfr_native_mcqu_greedy"
-    base = evaluate("hf", "pretrained=default", [task], apply_chat_template=True)
-    tuned = evaluate("hf", f"pretrained=default,peft={out}", [task], apply_chat_template=True)
-    base_answers = [s["resps"] for s in base["samples"][task]]
-    tuned_answers = [s["resps"] for s in tuned["samples"][task]]
-    assert base_answers != tuned_answers
-    # trained on letter answers, the adapter answers with option letters more often
-    assert tuned["results"][task]["valid,none"] >= base["results"][task]["valid,none"]
-    # stock lm_eval scores the adapter folder as it is
-    lm_eval = Path(sys.executable).parent / "lm_eval"
-    stock = subprocess.run(
-        [str(lm_eval), "--include_path", str(REPO / "lm_eval_tasks"), "--tasks", task,
-         "--model", "hf", "--model_args", f"pretrained={default_model},peft={out}",
-         "--limit", "3", "--device", "cpu"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert stock.returncode == 0, stock.stderr[-2000:]
-    assert task in stock.stdout
-
-
-def _logged_steps(out: Path) -> list[int]:
-    log = out / "train_log.jsonl"
-    lines = log.read_text().splitlines() if log.is_file() else []
-    return [json.loads(line)["step"] for line in lines if line.endswith("}")]
-
-
-@pytest.mark.slow
-def test_a_killed_run_resumes_from_its_last_checkpoint(default_model, tmp_path):
-    out = tmp_path / "run"
-    args = ["train", "--recipe", "smollm2-dora-sample", "adapter.method=lora",
-            "training.max_steps=8", "training.save_steps=4", f"output_dir={out}"]  # fmt: skip
-    exe = Path(sys.executable).parent / "medinj-eval"
-    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 600
-    # kill between checkpoints 4 and 8, once step 5 is logged: steps 5+ must run again
-    while 5 not in _logged_steps(out):
-        assert proc.poll() is None, proc.stderr.read()[-2000:]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert (out / "checkpoint-4" / "trainer_state.json").is_file()
-    assert not (out / "checkpoint-8").exists() and not (out / "adapter_config.json").exists()
-    done = cli(*args)
-    assert f"resuming from {out / 'checkpoint-4'}" in done.stdout
-    state = json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())
-    assert state["global_step"] == 8
-    # the killed run's rows past checkpoint 4 were dropped when those steps ran again
-    assert _logged_steps(out) == list(range(1, 9)) and (out / "adapter_config.json").is_file()
 
 
 @pytest.mark.slow

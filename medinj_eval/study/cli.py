@@ -24,6 +24,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("study", help="a study file, or a shipped study's name (demo, ...)")
     p.add_argument("--executor", choices=("local", "slurm"), help="replaces the file's")
+    p.add_argument("--output-dir", type=Path, help="the study's folder (replaces the file's)")
     p.add_argument("--out", type=Path, help="tables: the folder to write (default: the plan's)")
     return p
 
@@ -41,7 +42,7 @@ def _act(args: argparse.Namespace) -> int:
     from medinj_eval.study.plan import load_study
     from medinj_eval.study.steps import build_steps
 
-    study = load_study(args.study, args.executor)
+    study = load_study(args.study, args.executor, args.output_dir)
     if args.action == "run":
         return orchestrate.run_study(study)
     if args.action == "tables":

@@ -49,22 +49,31 @@ def _shown(argv: list[str]) -> str:
 
 
 def status_lines(study: Study, steps: list[Step], found: dict[str, StepState]) -> list[str]:
-    """One line per step: state, duration, output, log (and why a failed step failed)."""
+    """One line per step: state, seconds, step, output and log (relative to the study's
+    folder), and why a failed step failed."""
     root = study.output()
-    lines = [f"{'state':<11} {'seconds':>8}  step"]
+    width = max(len(s.id) for s in steps)
+    lines = [f"study {study.name} in {root}",
+             f"{'state':<11} {'seconds':>8}  {'step':<{width}}  output -> log"]  # fmt: skip
     for step in steps:
         state = found[step.id]
         seconds = state.record.get("seconds")
-        if seconds is None and state.record.get("started") and state.state == "running":
+        if seconds is None and state.state == "running" and state.record.get("started"):
             seconds = round(time.time() - state.record["started"], 1)
         shown = f"{seconds:>8}" if seconds is not None else f"{'-':>8}"
-        lines.append(f"{state.state:<11} {shown}  {step.id}")
-        lines.append(f"{'':<21}output {step.output}")
-        if state.record:
-            lines.append(f"{'':<21}log    {step.record(root) / 'log.txt'}")
-        if state.state == FAILED and state.record.get("reason"):
-            lines.append(f"{'':<21}why    {state.record['reason']}")
+        log = step.record(root) / "log.txt"
+        where = f"{_relative(step.output, root)} -> {_relative(log, root) if log.exists() else '-'}"
+        why = f"  ({state.record['reason']})" if state.state != DONE and state.record.get(
+            "reason") else ""  # fmt: skip
+        lines.append(f"{state.state:<11} {shown}  {step.id:<{width}}  {where}{why}")
     return lines
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def run_study(study: Study, echo: Any = print) -> int:

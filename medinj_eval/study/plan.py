@@ -148,13 +148,18 @@ def close_hint(value: str, known: Any) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def load_study(name_or_path: str | Path, executor: str | None = None) -> Study:
-    """The validated study; ``executor`` (``local`` or ``slurm``) replaces the file's."""
+def load_study(
+    name_or_path: str | Path, executor: str | None = None, output_dir: Path | None = None
+) -> Study:
+    """The validated study; ``executor`` (``local`` or ``slurm``) and ``output_dir`` replace
+    the file's."""
     from medinj_eval.named_yaml import read_named_yaml
 
     path, data = read_named_yaml(str(name_or_path), studies_dir(), "study", StudyError)
     if executor:
         data = {**data, "executor": {**(data.get("executor") or {}), "kind": executor}}
+    if output_dir:
+        data = {**data, "output_dir": str(output_dir)}
     try:
         study = Study.model_validate({**data, "path": path.resolve()})
     except ValidationError as err:
@@ -165,7 +170,8 @@ def load_study(name_or_path: str | Path, executor: str | None = None) -> Study:
 
 
 def _first_problem(err: ValidationError, data: dict[str, Any]) -> str:
-    error = err.errors()[0]
+    # an unknown key first: a misspelt key also makes the key it stands for "missing"
+    error = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
     loc = [str(part) for part in error["loc"]]
     key = _dotted(error["loc"], data)
     if error["type"] == "extra_forbidden":

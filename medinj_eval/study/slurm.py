@@ -23,6 +23,7 @@ from medinj_eval.study.state import (
     DONE,
     FAILED,
     RUNNING,
+    SLURM_LIVE,
     SUBMITTED,
     read_record,
     write_record,
@@ -32,7 +33,7 @@ from medinj_eval.study.steps import Step
 
 CLIENT_TIMEOUT = 30
 POLL_SECONDS = 2.0
-LIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED")
+ARRAY_KINDS = ("evaluate", "judge")
 
 
 def slurm_problem() -> str | None:
@@ -103,14 +104,15 @@ class SlurmExecutor:
         return executor
 
     def _submit(self, todo: list[Step]) -> dict[str, str]:
-        """Job ids of ``todo``: jobs of an earlier ``study run`` still alive are kept."""
-        jobs: dict[str, str] = {}
-        live = self._live_jobs(todo)
-        ready = [s for s in todo if s.id not in live and s.kind == "evaluate"
-                 and not any(d in {t.id for t in todo} for d in s.deps)]  # fmt: skip
-        jobs.update(live)
-        if len(ready) > 1:
-            jobs.update(self._submit_array(ready))
+        """Job ids of ``todo``: jobs of an earlier ``study run`` still alive are kept;
+        evaluations (and judge passes) that wait for nothing go as one job array a kind."""
+        jobs = self._live_jobs(todo)
+        waiting = {t.id for t in todo}
+        for kind in ARRAY_KINDS:
+            free = [s for s in todo if s.kind == kind and s.id not in jobs
+                    and not any(d in waiting for d in s.deps)]  # fmt: skip
+            if len(free) > 1:
+                jobs.update(self._submit_array(kind, free))
         for step in todo:
             if step.id in jobs:
                 continue
@@ -120,8 +122,8 @@ class SlurmExecutor:
             jobs[step.id] = self._submitted(step, job.job_id)
         return jobs
 
-    def _submit_array(self, steps: list[Step]) -> dict[str, str]:
-        executor = self._executor("evaluate", f"{self.study.name}:evaluate", [])
+    def _submit_array(self, kind: str, steps: list[Step]) -> dict[str, str]:
+        executor = self._executor(kind, f"{self.study.name}:{kind}", [])
         specs = [str(write_spec(step, self.root)) for step in steps]
         submitted = executor.map_array(_run_step, specs)
         return {s.id: self._submitted(s, j.job_id) for s, j in zip(steps, submitted)}
@@ -139,7 +141,7 @@ class SlurmExecutor:
                if r.get("state") in (SUBMITTED, RUNNING) and r.get("job_id")
                and r.get("identity") == next(s.identity for s in todo if s.id == k)}  # fmt: skip
         states = job_states(list(ids.values()))
-        return {k: j for k, j in ids.items() if states.get(j) in LIVE}
+        return {k: j for k, j in ids.items() if states.get(j) in SLURM_LIVE}
 
     def _wait(self, todo: list[Step], done: set[str], jobs: dict[str, str]) -> dict[str, str]:
         ended: dict[str, str] = {s: DONE for s in done}
@@ -149,13 +151,13 @@ class SlurmExecutor:
             states = job_states([jobs[s] for s in waiting])
             for step_id, step in list(waiting.items()):
                 state = states.get(jobs[step_id], "UNKNOWN")
-                if state in LIVE or state == "UNKNOWN":
+                if state in SLURM_LIVE or state == "UNKNOWN":
                     continue
                 del waiting[step_id]
-                ended[step_id] = self._finished(step, state)
+                ended[step_id] = self._finished(step, state, ended)
         return ended
 
-    def _finished(self, step: Step, slurm_state: str) -> str:
+    def _finished(self, step: Step, slurm_state: str, ended: dict[str, str]) -> str:
         record_dir = step.record(self.root)
         record = read_record(record_dir) or {}
         if slurm_state == "COMPLETED" and record.get("state") == DONE:
@@ -163,8 +165,9 @@ class SlurmExecutor:
                   flush=True)  # fmt: skip
             return DONE
         never_ran = record.get("state") == SUBMITTED
-        if never_ran and slurm_state == "CANCELLED" and "DependencyNeverSatisfied" in str(record):
-            return BLOCKED
+        if never_ran and any(ended.get(d) in (FAILED, BLOCKED) for d in step.deps):
+            print(f"medinj-eval study: blocked   {step.id} (a step it needs failed)", flush=True)
+            return BLOCKED  # Slurm cancelled it: its dependency can never be satisfied
         reason = f"Slurm job {record.get('job_id')} ended {slurm_state}"
         if record.get("state") in (SUBMITTED, RUNNING):
             log = record_dir / "log.txt"

@@ -25,6 +25,9 @@ from medinj_eval.study.steps import Step
 DONE, FAILED, RUNNING, SUBMITTED = "done", "failed", "running", "submitted"
 PENDING, STALE, INTERRUPTED, BLOCKED = "pending", "stale", "interrupted", "blocked"
 OWNER = "study.json"
+SLURM_LIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING",
+              "SUSPENDED")  # fmt: skip
+SACCT_LAG_S = 120  # a job sacct does not know yet, when it was submitted this recently
 
 
 def read_record(record: Path) -> dict[str, Any] | None:
@@ -77,12 +80,13 @@ def step_state(step: Step, root: Path, job_state: Any = None) -> StepState:
         return StepState(STALE, record)
     if state == DONE:
         return StepState(DONE if outputs_ready(step) else PENDING, record)
-    if state == RUNNING and not _alive(record):
-        return StepState(INTERRUPTED, record)
-    if state == SUBMITTED and job_state is not None:
-        slurm = job_state(record.get("job_id"))
-        if slurm not in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING"):
+    if state in (RUNNING, SUBMITTED) and record.get("job_id") and job_state is not None:
+        slurm = job_state(record["job_id"])
+        just_sent = slurm == "UNKNOWN" and time.time() - record.get("updated", 0) < SACCT_LAG_S
+        if slurm not in SLURM_LIVE and not just_sent:
             return StepState(INTERRUPTED, {**record, "reason": f"Slurm job {slurm}"})
+    elif state == RUNNING and not _alive(record):
+        return StepState(INTERRUPTED, record)
     return StepState(state or PENDING, record)
 
 

@@ -61,7 +61,8 @@ def build_steps(study: Study) -> list[Step]:
     if study.tables:
         steps["tables"] = Step(
             "tables", "tables",
-            ["study", "tables", str(study.path), "--out", str(root / "tables")],
+            ["study", "tables", str(study.path), "--output-dir", str(root),
+             "--out", str(root / "tables")],
             root / "tables", deps=list(steps),
             inputs={"tables": study.tables, "published": study.published,
                     "baseline": study.baseline},
