@@ -21,7 +21,7 @@ info.mkdir(exist_ok=True)
 endef
 export VLLM_ALIAS
 
-.PHONY: setup demo test test-fast test-soak lint wheel clean browser vllm-env test-vllm gpu-bundle
+.PHONY: setup demo test test-fast test-soak lint wheel clean browser slurm vllm-env test-vllm gpu-bundle
 
 # The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
@@ -59,11 +59,21 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Debian's chromium for the site test (apt-get install chromium)"; fi; }
 
+# Debian's Slurm, its accounting daemon and database, and munge: the study tests start a real
+# single-node cluster from them (as root, no systemd; nothing is started by the install).
+SLURM_PACKAGES := slurm-wlm slurmdbd munge mariadb-server
+slurm:
+	@command -v slurmctld >/dev/null 2>&1 && command -v mariadbd >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      $(SLURM_PACKAGES) >/dev/null; \
+	  else echo "install $(SLURM_PACKAGES) for the Slurm tests (they skip without them)"; fi; }
+
 demo: setup
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/medinj-eval run
 
-test: setup $(VENV)/.test-deps browser
+test: setup $(VENV)/.test-deps browser slurm
 	$(BIN)/ruff check medinj_eval lm_eval_tasks training tests benchmarks
 	$(BIN)/medinj-eval model prepare
 	$(BIN)/python tests/llama_check.py

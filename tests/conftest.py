@@ -28,10 +28,21 @@ MODEL_FIXTURES = {
 }  # fmt: skip
 
 
+# The longest files first (measured): pytest-xdist hands out files in collection order, so a
+# long file started last would keep one worker busy while the other waits.
+LONGEST_FIRST = (
+    "test_study.py", "test_enmed_grid.py", "test_tree_scorer.py", "test_judge_server.py",
+    "test_provenance.py", "test_served_backend.py", "test_compare.py", "test_greedy.py",
+    "test_data_parallel.py", "test_judge_soak.py", "test_leaderboard.py",
+)  # fmt: skip
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")
@@ -84,16 +95,38 @@ def cached_replies(cache: Path) -> int:
             return 0
 
 
-@pytest.fixture(scope="session")
-def open_run(default_model, tmp_path_factory) -> Path:
-    """A real run of the open-ended sample tasks (answers cut at 32 tokens to keep it short)."""
-    out = tmp_path_factory.mktemp("open-run")
+def built_once_per_session(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once for the whole pytest session: under pytest-xdist the workers
+    share one folder (the first builds it under a lock, the others wait and read it)."""
+    from filelock import FileLock
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, above each worker's
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (shared / f"{name}.built").is_file():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            (shared / f"{name}.built").touch()
+    return folder
+
+
+def _open_run(out: Path) -> None:
     cli(
         "run", "--model", "hf", "--model_args", "pretrained=default",
         "--tasks", "medinj_fr_sample_open", "--apply_chat_template", "--batch_size", "16",
         "--gen_kwargs", "max_gen_toks=32", "--output_path", str(out),
     )  # fmt: skip
-    return out
+
+
+@pytest.fixture(scope="session")
+def open_run(default_model, tmp_path_factory) -> Path:
+    """A real run of the open-ended sample tasks (answers cut at 32 tokens to keep it short),
+    made once for the session and never written into (``run_copy`` gives a private copy)."""
+    return built_once_per_session(tmp_path_factory, "open-run", _open_run)
 
 
 @pytest.fixture

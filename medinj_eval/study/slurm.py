@@ -150,6 +150,8 @@ class SlurmExecutor:
             time.sleep(POLL_SECONDS)
             states = job_states([jobs[s] for s in waiting])
             for step_id, step in list(waiting.items()):
+                if any(d in waiting for d in step.deps):
+                    continue  # decided after the steps it needs: Slurm may cancel it first
                 state = states.get(jobs[step_id], "UNKNOWN")
                 if state in SLURM_LIVE or state == "UNKNOWN":
                     continue

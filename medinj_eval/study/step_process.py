@@ -58,7 +58,7 @@ def run_spec(path: Path) -> int:
         shutil.rmtree(step.output)  # another plan's inputs made it: nothing in it is reusable
     started = time.time()
     write_record(record, state=RUNNING, identity=step.identity, pid=os.getpid(),
-                 host=socket.gethostname(), job_id=os.environ.get("SLURM_JOB_ID"),
+                 host=socket.gethostname(), job_id=_slurm_job_id(),
                  started=started, finished=None, rc=None, reason=None, log=str(log),
                  output=str(step.output))  # fmt: skip
     print(f"=== {step.id}: medinj-eval {' '.join(step.argv)}", flush=True)
@@ -71,6 +71,13 @@ def run_spec(path: Path) -> int:
                  seconds=round(time.time() - started, 1), rc=status, reason=reason,
                  log_tail=log_tail(log) if status else [])  # fmt: skip
     return status
+
+
+def _slurm_job_id() -> str | None:
+    """The id sacct and scancel know this job by: ``<array>_<task>`` for an array's task
+    (its ``SLURM_JOB_ID`` is a number of its own, the array's first task's is the array's)."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
 
 
 def _send_output_to(log: Path) -> None:

@@ -28,6 +28,7 @@ from medinj_eval.leaderboard.rows import run_rows
 from medinj_eval.study.plan import Study
 
 SUBSETS = ("native", "translated")
+GRID_LABELS = {"mcqa": "MCQA", "extqa": "ExtQA", "absqa": "AbsQA"}
 MODES = ("constrained", "greedy")
 DAGGER = "†"
 
@@ -52,7 +53,7 @@ class Table:
         out = []
         for i in range(len(self.columns)):
             values = [cells[i] for _, cells, _ in self.rows if cells[i] is not None]
-            out.append(max(values) if len(values) > 1 else None)
+            out.append(max(values) if len(set(values)) > 1 else None)  # a tie of all: none
         return out
 
 
@@ -152,19 +153,20 @@ def grid_table(study: Study) -> Table:
     comparison, folder = _grid_comparison(study)
     cells = {full_task(c["task"]): c for c in comparison["cells"]}
     order = [t for t in grid_cells() if t in cells]
+    row_of = {t: GRID_LABELS[grid_cells()[t][0]] for t in order}
     columns = [
-        Column(
-            f"{grid_cells()[t][0]} {grid_cells()[t][1]}-shot",
-            5.0 if cells[t]["metric"].startswith("judge") else 1.0,
-        )
+        Column(f"{row_of[t]} {grid_cells()[t][1]}-shot",
+               5.0 if cells[t]["metric"].startswith("judge") else 1.0)
         for t in order
-    ]
+    ]  # fmt: skip
     table = Table("EnMed grid: 3 tasks x 0/3/5 shots", columns)
     for name in _ordered(study):
         values = [cells[t]["scores"].get(name) for t in order]
         sig = [bool((cells[t].get("tests") or {}).get(name, {}).get("sig_bh")) for t in order]
         table.rows.append((name, values, sig))
-    metrics = ", ".join(dict.fromkeys(f"{grid_cells()[t][0]}: {cells[t]['metric']}" for t in order))
+    metrics = ", ".join(
+        dict.fromkeys(f"{GRID_LABELS[grid_cells()[t][0]]}: {cells[t]['metric']}" for t in order)
+    )
     table.notes.append(
         f"metrics: {metrics}; {DAGGER}: differs from {study.baseline} "
         f"(paired test, Benjamini-Hochberg at q = {study.compare.q})"
