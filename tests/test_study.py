@@ -140,6 +140,19 @@ def test_slurm_not_reachable_names_what_is_missing_and_the_local_executor(tmp_pa
     assert "--executor local" in done.stderr
 
 
+def test_gpus_go_to_the_steps_that_compute(tmp_path):
+    from medinj_eval.study.local import _gpus_needed
+
+    steps = {s.id: s for s in build_steps(load_study(str(write_plan(tmp_path, demo_plan()))))}
+    assert _gpus_needed(steps["train/NAT"], [0, 1]) == 1
+    assert _gpus_needed(steps["evaluate/base/sample"], [0, 1]) == 1
+    assert _gpus_needed(steps["judge/base/sample"], [0, 1]) == 1  # the in-process judge
+    assert _gpus_needed(steps["compare/sample"], [0, 1]) == 0
+    assert _gpus_needed(steps["train/NAT"], []) == 0
+    steps["evaluate/base/sample"].gpus = 4  # data_parallel: 4 on a machine with two
+    assert _gpus_needed(steps["evaluate/base/sample"], [0, 1]) == 2
+
+
 def test_tables_bold_the_best_mark_significance_and_escape_latex():
     table = Table("T", [Column("EM (a_b)"), Column("judge", 5.0)])
     table.rows = [("base", [0.25, 3.0], [False, False]), ("NAT & co", [0.5, None], [True, False])]
@@ -191,6 +204,7 @@ def demo_study(default_model, tmp_path_factory) -> dict:
     plan["systems"][1]["train"]["overrides"].update({"training.max_steps": 8})
     plan["systems"][2]["train"]["overrides"].update(
         {"training.max_steps": 6, "training.save_steps": 3})  # fmt: skip
+    plan["evaluate"][0]["args"]["limit"] = 5  # the orchestration is tested, not the model
     plan["output_dir"] = str(root)
     path = write_plan(tmp, plan, "demo.yaml")
     log = (tmp / "first.log").open("w")

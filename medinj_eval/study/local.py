@@ -50,10 +50,10 @@ def run_local(study: Study, todo: list[Step], done: set[str], root: Path) -> dic
                 waiting.remove(step)
                 _say(f"blocked   {step.id} (a step it needs failed)")
             elif all(ended.get(d) == DONE for d in step.deps) and len(running) < slots:
-                need = min(step.gpus, len(free_gpus)) if step.kind in COMPUTES else 0
-                if study.executor.gpus and step.kind in COMPUTES and len(free_gpus) < max(need, 1):
-                    continue
-                gpus = [free_gpus.pop(0) for _ in range(need)] if study.executor.gpus else []
+                need = _gpus_needed(step, study.executor.gpus)
+                if len(free_gpus) < need:
+                    continue  # waits for its GPUs
+                gpus = [free_gpus.pop(0) for _ in range(need)]
                 running.append(Running(step, _start(step, root, gpus), gpus))
                 waiting.remove(step)
                 _say(
@@ -67,6 +67,14 @@ def run_local(study: Study, todo: list[Step], done: set[str], root: Path) -> dic
             free_gpus += item.gpus
             ended[item.step.id] = _finish(item, root)
     return ended
+
+
+def _gpus_needed(step: Step, listed: list[int]) -> int:
+    """GPUs a step takes: none without listed GPUs or for a step that does not compute; an
+    evaluation with ``data_parallel: N`` takes N (at most all of them)."""
+    if not listed or step.kind not in COMPUTES:
+        return 0
+    return min(max(step.gpus, 1), len(listed))
 
 
 def _start(step: Step, root: Path, gpus: list[int]) -> subprocess.Popen:
