@@ -204,7 +204,7 @@ def demo_study(default_model, tmp_path_factory) -> dict:
     plan["systems"][1]["train"]["overrides"].update({"training.max_steps": 8})
     plan["systems"][2]["train"]["overrides"].update(
         {"training.max_steps": 6, "training.save_steps": 3})  # fmt: skip
-    plan["evaluate"][0]["args"]["limit"] = 5  # the orchestration is tested, not the model
+    plan["evaluate"][0]["args"]["limit"] = 3  # the orchestration is tested, not the model
     plan["output_dir"] = str(root)
     path = write_plan(tmp, plan, "demo.yaml")
     log = (tmp / "first.log").open("w")
@@ -331,6 +331,23 @@ def test_table_one_is_recomputed_from_the_runs_and_judge_records(demo_study):
         assert shown == pytest.approx(expected, abs=0.051), (system, cells, expected)
     assert "QWEN-4B-NAT-TRAD" in tables  # the published block
     assert table_one.index("| base |") < table_one.index("| NAT |") < table_one.index("| ALL |")
+
+
+def test_a_step_added_to_a_finished_study_runs_alone(demo_study, tmp_path):
+    """``leaderboard: true`` added to the finished demo study: only the site is built, with
+    the study's runs beside the published rows."""
+    import shutil
+
+    root = tmp_path / "out"
+    shutil.copytree(demo_study["root"], root)
+    plan = yaml.safe_load(Path(demo_study["path"]).read_text())
+    plan.update(output_dir=str(root), leaderboard=True)
+    done = _study("run", str(write_plan(tmp_path, plan, "demo.yaml")))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert _started(done.stdout) == {"leaderboard"}
+    data = json.loads((root / "leaderboard" / "data.json").read_text())
+    runs = {r["source"] for r in data["rows"] if r["kind"] == "run"}
+    assert len(runs) == 3 and any(r["kind"] == "reported" for r in data["rows"])
 
 
 # --- on a real Slurm cluster ---------------------------------------------------------------

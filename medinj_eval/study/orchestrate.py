@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medinj_eval.study import StudyError
 from medinj_eval.study.plan import Study
 from medinj_eval.study.state import (
     BLOCKED,
@@ -134,10 +133,3 @@ def _summary(study: Study, steps: list[Step], ended: dict[str, str], echo: Any) 
     for step in blocked:
         echo(f"  blocked {step.id}")
     return 1
-
-
-def require_output(study: Study) -> Path:
-    root = study.output()
-    if not root.is_dir():
-        raise StudyError(f"{root} does not exist yet: run `medinj-eval study run {study.path}`")
-    return root

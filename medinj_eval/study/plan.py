@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from medinj_eval.study import StudyError
 
 TABLES = ("medinjection-fr", "enmed-grid")
-STEP_KINDS = ("mix", "train", "evaluate", "judge", "compare", "tables")
+STEP_KINDS = ("mix", "train", "evaluate", "judge", "compare", "tables", "leaderboard")
 
 
 class Strict(BaseModel):
@@ -121,6 +121,7 @@ class Study(Strict):
     compare: Comparison = Field(default_factory=Comparison)
     tables: list[Literal["medinjection-fr", "enmed-grid"]] = Field(default_factory=list)
     published: bool = False
+    leaderboard: bool = False
     output_dir: str | None = None
     executor: Executor = Field(default_factory=Executor)
     path: Path = Field(Path("."), exclude=True)

@@ -57,6 +57,8 @@ def outputs_ready(step: Step) -> bool:
         return (out / "summary.json").is_file()
     if step.kind == "compare":
         return (out / "comparison.json").is_file()
+    if step.kind == "leaderboard":
+        return (out / "index.html").is_file() and (out / "data.json").is_file()
     return (out / "tables.md").is_file()
 
 

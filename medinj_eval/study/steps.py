@@ -1,8 +1,9 @@
-"""A study's steps and what each depends on: mix -> train -> evaluate -> judge -> compare ->
-tables. Each step is one ``medinj-eval`` command writing one folder under the study's
-output; its identity is a sha256 of its inputs (model and adapter identity, data and task
-configuration hashes, versions, seeds, arguments) and of the identities it depends on, so a
-changed input reruns that step and every step after it, and nothing else.
+"""A study's steps and what each depends on: mix -> train -> evaluate -> judge -> compare
+(with its report) -> tables, and the leaderboard site when the plan asks for it. Each step
+is one ``medinj-eval`` command writing one folder under the study's output; its identity is
+a sha256 of its inputs (model and adapter identity, data and task configuration hashes,
+versions, seeds, arguments) and of the identities it depends on, so a changed input reruns
+that step and every step after it, and nothing else.
 """
 
 from __future__ import annotations
@@ -67,8 +68,10 @@ def build_steps(study: Study) -> list[Step]:
             inputs={"tables": study.tables, "published": study.published,
                     "baseline": study.baseline},
         )  # fmt: skip
+    if study.leaderboard:
+        steps["leaderboard"] = _leaderboard(study, root, steps)
     ordered = list(steps.values())
-    _fill_identities(ordered, root)
+    _fill_identities(ordered, {str(root): "<study>", str(study.path): "<plan>"})
     return ordered
 
 
@@ -176,6 +179,17 @@ def _compare(study: Study, suite: Suite, root: Path, evaluated: list[str]) -> St
     return Step(f"compare/{suite.name}", "compare", argv, out, deps=evaluated)
 
 
+def _leaderboard(study: Study, root: Path, steps: dict[str, Step]) -> Step:
+    """The leaderboard site with every run of the study beside the published rows."""
+    runs = [str(s.output) for s in steps.values() if s.kind == "evaluate"]
+    needs = [s.id for s in steps.values() if s.kind in ("evaluate", "judge")]
+    results = Path("results").resolve()  # submissions and published rows, as `leaderboard`
+    argv = ["leaderboard", "build", "--results", str(results),
+            "--out", str(root / "leaderboard"), "--runs", *runs]  # fmt: skip
+    inputs = {"results": _folder_hash(str(results))}
+    return Step("leaderboard", "leaderboard", argv, root / "leaderboard", needs, inputs)
+
+
 def command_flags(args: dict[str, Any]) -> list[str]:
     """``{apply_chat_template: true, limit: 5, metadata: {...}}`` as command-line flags."""
     out: list[str] = []
@@ -194,18 +208,26 @@ def command_flags(args: dict[str, Any]) -> list[str]:
     return out
 
 
-def _fill_identities(steps: list[Step], root: Path) -> None:
+def _fill_identities(steps: list[Step], placeholders: dict[str, str]) -> None:
+    """Each step's identity; the study's folder and the plan's file are left out of it (a
+    study moved or copied elsewhere keeps its steps)."""
     by_id = {s.id: s for s in steps}
     versions = _versions()
     for step in steps:  # dependency order: a step's deps come before it
         material = {
             "kind": step.kind,
-            "argv": [a.replace(str(root), "<study>") for a in step.argv],
+            "argv": [_placeheld(a, placeholders) for a in step.argv],
             "inputs": step.inputs,
             "versions": versions,
             "deps": {d: by_id[d].identity for d in step.deps},
         }
         step.identity = json_sha256(material)
+
+
+def _placeheld(arg: str, placeholders: dict[str, str]) -> str:
+    for path, name in placeholders.items():
+        arg = arg.replace(path, name)
+    return arg
 
 
 @cache
