@@ -129,6 +129,7 @@ def test_a_folder_of_another_plan_and_a_second_run_are_refused(tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_slurm_not_reachable_names_what_is_missing_and_the_local_executor(tmp_path):
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
     plan = write_plan(tmp_path, edited(lambda p: p.update(output_dir=str(tmp_path / "out"))))
