@@ -21,7 +21,8 @@ info.mkdir(exist_ok=True)
 endef
 export VLLM_ALIAS
 
-.PHONY: setup demo test test-fast test-soak lint wheel clean browser slurm vllm-env test-vllm gpu-bundle
+.PHONY: setup demo test test-fast test-soak test-slurm lint wheel clean browser slurm vllm-env \
+	test-vllm gpu-bundle
 
 # The main job's packages only; what the tests alone need comes with `make test`.
 $(BIN)/medinj-eval: pyproject.toml
@@ -90,6 +91,13 @@ test-soak: setup $(VENV)/.test-deps
 	$(BIN)/medinj-eval model prepare
 	MEDINJ_SOAK_SAMPLES=650 MEDINJ_SOAK_MIN_REQUESTS=1000 \
 	  $(BIN)/python -m pytest -q -ra -s tests/test_judge_soak.py -k faults
+
+# The whole demo study on the test Slurm cluster, every step a job (`make test` runs part of it
+# there, with a cancelled job, and the whole of it with the local executor: 6 more minutes).
+test-slurm: setup $(VENV)/.test-deps slurm
+	$(BIN)/medinj-eval model prepare
+	MEDINJ_SLURM_FULL=1 MEDINJ_REQUIRE_SLURM=1 \
+	  $(BIN)/python -m pytest -q -ra tests/test_study.py -k whole_demo_study_on_slurm
 
 # Opt-in: vLLM's CPU build in a virtualenv of its own (--model vllm on the CPU, the vllm marker).
 # It needs torch 2.13.0+cpu; the torchvision/torchaudio/torchcodec it drags in are removed.

@@ -417,3 +417,27 @@ def test_slurm_runs_steps_as_jobs_and_reruns_a_cancelled_one(demo_study, slurm, 
                                capture_output=True, text=True, timeout=30).stdout  # fmt: skip
     assert f"{job}|CANCELLED" in accounted.replace(" by 0", "")
     assert accounted.count("COMPLETED") >= 4
+
+
+@pytest.mark.skipif(
+    os.environ.get("MEDINJ_SLURM_FULL") != "1",
+    reason="the whole demo study as Slurm jobs takes 6 more minutes: `make test-slurm`",
+)
+def test_the_whole_demo_study_on_slurm(default_model, slurm, tmp_path):
+    """Every step of the demo study as a Slurm job: mixes, trainings, the three evaluations
+    (one array), the judge passes, the comparison and the tables; then nothing to do."""
+    root = tmp_path / "out"
+    plan = demo_plan()
+    plan["evaluate"][0]["args"]["limit"] = 3
+    plan["output_dir"] = str(root)
+    path = write_plan(tmp_path, plan, "demo.yaml")
+    first = _slurm_study(slurm, "run", str(path), "--executor", "slurm")
+    output = first.communicate(timeout=1800)[0]
+    assert first.returncode == 0, output
+    submitted = [x.split()[3] for x in output.splitlines() if "submitted" in x]
+    assert len(submitted) == 12 and "all 12 steps done" in output
+    assert (root / "tables" / "tables.tex").is_file()
+    records = [json.loads(p.read_text()) for p in (root / "steps").rglob("state.json")]
+    assert len(records) == 12 and all(r["state"] == "done" and r["job_id"] for r in records)
+    again = _slurm_study(slurm, "run", str(path), "--executor", "slurm")
+    assert again.communicate(timeout=300)[0].count("submitted") == 0 and again.returncode == 0
