@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from medinj_eval.study import StudyError
 
-TABLES = ("medinjection-fr", "enmed-grid")
 STEP_KINDS = ("mix", "train", "evaluate", "judge", "compare", "tables", "leaderboard")
 
 
@@ -133,9 +132,6 @@ class Study(Strict):
 
     def output(self) -> Path:
         return Path(self.output_dir or Path("runs") / "studies" / self.name).resolve()
-
-    def system(self, name: str) -> System:
-        return next(s for s in self.systems if s.name == name)
 
 
 def studies_dir() -> Path:
