@@ -53,8 +53,7 @@ def _act(args: argparse.Namespace) -> int:
         print(f"medinj-eval study: tables in {', '.join(str(p) for p in paths)}")
         return 0
     steps = build_steps(study)
-    job_state = orchestrate.job_reader(study) if args.action == "status" else None
-    found = orchestrate.states(study, steps, job_state)
+    found = orchestrate.states(study, steps)
     lines = (orchestrate.plan_lines if args.action == "plan" else orchestrate.status_lines)(
         study, steps, found
     )

@@ -12,17 +12,27 @@ from medinj_eval.study.state import (
     BLOCKED,
     DONE,
     FAILED,
+    RUNNING,
+    SUBMITTED,
     StepState,
     StudyLock,
     claim_folder,
+    read_record,
     step_state,
 )
 from medinj_eval.study.steps import Step, build_steps
 
 
-def states(study: Study, steps: list[Step], job_state: Any = None) -> dict[str, StepState]:
+def states(study: Study, steps: list[Step]) -> dict[str, StepState]:
+    """Each step's state; on Slurm, every job's state from one ``sacct`` call."""
     root = study.output()
-    return {step.id: step_state(step, root, job_state) for step in steps}
+    slurm = None
+    if study.executor.kind == "slurm":
+        from medinj_eval.study.slurm import job_states
+
+        records = [read_record(step.record(root)) or {} for step in steps]
+        slurm = job_states([r["job_id"] for r in records if r.get("job_id")])
+    return {step.id: step_state(step, root, slurm) for step in steps}
 
 
 def plan_lines(study: Study, steps: list[Step], found: dict[str, StepState]) -> list[str]:
@@ -81,19 +91,19 @@ def run_study(study: Study, echo: Any = print) -> int:
     with StudyLock(root):
         claim_folder(root, study.name, study.path)
         steps = build_steps(study)
-        executor = _executor(study)
-        found = states(study, steps, executor.job_state)
+        found = states(study, steps)
         done = {s.id for s in steps if found[s.id].done}
         todo = [s for s in steps if s.id not in done]
+        # jobs an earlier `study run` submitted that are still queued or running
+        live = {
+            s.id: found[s.id].record["job_id"]
+            for s in todo
+            if found[s.id].state in (RUNNING, SUBMITTED) and found[s.id].record.get("job_id")
+        }
         echo(f"medinj-eval study: {study.name}: {len(done)} of {len(steps)} steps done, "
              f"{len(todo)} to run ({study.executor.kind})")  # fmt: skip
-        ended = executor.run(todo, done) if todo else {s: DONE for s in done}
+        ended = _executor(study).run(todo, done, live) if todo else {s: DONE for s in done}
     return _summary(study, steps, ended, echo)
-
-
-def job_reader(study: Study) -> Any:
-    """How the executor reads a submitted job's state (None: nothing is submitted)."""
-    return _executor(study).job_state
 
 
 def _executor(study: Study) -> Any:
@@ -105,12 +115,10 @@ def _executor(study: Study) -> Any:
 
 
 class LocalExecutor:
-    job_state = None
-
     def __init__(self, study: Study) -> None:
         self.study = study
 
-    def run(self, todo: list[Step], done: set[str]) -> dict[str, str]:
+    def run(self, todo: list[Step], done: set[str], live: dict[str, str]) -> dict[str, str]:
         from medinj_eval.study.local import run_local
 
         return run_local(self.study, todo, done, self.study.output())

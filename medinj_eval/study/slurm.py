@@ -76,15 +76,14 @@ class SlurmExecutor:
         self.study = study
         self.root = study.output()
 
-    def job_state(self, job_id: str | None) -> str:
-        return job_states([job_id]).get(job_id, "UNKNOWN") if job_id else "UNKNOWN"
-
-    def run(self, todo: list[Step], done: set[str]) -> dict[str, str]:
+    def run(self, todo: list[Step], done: set[str], live: dict[str, str]) -> dict[str, str]:
+        """Submit ``todo`` (``live``: its steps whose jobs from an earlier ``study run`` are
+        still queued or running, by job id: waited for, not submitted again) and wait."""
         problem = slurm_problem()
         if problem:
             raise StudyError(f"Slurm is not reachable: {problem}; run the study on this "
                              "machine with --executor local")  # fmt: skip
-        jobs = self._submit(todo)
+        jobs = self._submit(todo, dict(live))
         return self._wait(todo, done, jobs)
 
     def _executor(self, step_kind: str, name: str, dependency: list[str]) -> Any:
@@ -103,10 +102,9 @@ class SlurmExecutor:
         )  # fmt: skip
         return executor
 
-    def _submit(self, todo: list[Step]) -> dict[str, str]:
-        """Job ids of ``todo``: jobs of an earlier ``study run`` still alive are kept;
-        evaluations (and judge passes) that wait for nothing go as one job array a kind."""
-        jobs = self._live_jobs(todo)
+    def _submit(self, todo: list[Step], jobs: dict[str, str]) -> dict[str, str]:
+        """Job ids of ``todo``, the live ``jobs`` kept; evaluations (and judge passes) that
+        wait for nothing go as one job array a kind."""
         waiting = {t.id for t in todo}
         for kind in ARRAY_KINDS:
             free = [s for s in todo if s.kind == kind and s.id not in jobs
@@ -134,14 +132,6 @@ class SlurmExecutor:
                      log=str(step.record(self.root) / "log.txt"))  # fmt: skip
         print(f"medinj-eval study: submitted {step.id} as Slurm job {job_id}", flush=True)
         return job_id
-
-    def _live_jobs(self, todo: list[Step]) -> dict[str, str]:
-        records = {s.id: read_record(s.record(self.root)) or {} for s in todo}
-        ids = {k: r["job_id"] for k, r in records.items()
-               if r.get("state") in (SUBMITTED, RUNNING) and r.get("job_id")
-               and r.get("identity") == next(s.identity for s in todo if s.id == k)}  # fmt: skip
-        states = job_states(list(ids.values()))
-        return {k: j for k, j in ids.items() if states.get(j) in SLURM_LIVE}
 
     def _wait(self, todo: list[Step], done: set[str], jobs: dict[str, str]) -> dict[str, str]:
         ended: dict[str, str] = {s: DONE for s in done}

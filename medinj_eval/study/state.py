@@ -72,8 +72,9 @@ class StepState:
         return self.state == DONE
 
 
-def step_state(step: Step, root: Path, job_state: Any = None) -> StepState:
-    """The step's state now; ``job_state(job_id)`` reads a Slurm job's state."""
+def step_state(step: Step, root: Path, slurm: dict[str, str] | None = None) -> StepState:
+    """The step's state now; ``slurm`` holds the Slurm jobs' states by job id (None: the
+    study does not run on Slurm)."""
     record = read_record(step.record(root)) or {}
     state = record.get("state")
     if not record:
@@ -82,11 +83,11 @@ def step_state(step: Step, root: Path, job_state: Any = None) -> StepState:
         return StepState(STALE, record)
     if state == DONE:
         return StepState(DONE if outputs_ready(step) else PENDING, record)
-    if state in (RUNNING, SUBMITTED) and record.get("job_id") and job_state is not None:
-        slurm = job_state(record["job_id"])
-        just_sent = slurm == "UNKNOWN" and time.time() - record.get("updated", 0) < SACCT_LAG_S
-        if slurm not in SLURM_LIVE and not just_sent:
-            return StepState(INTERRUPTED, {**record, "reason": f"Slurm job {slurm}"})
+    if state in (RUNNING, SUBMITTED) and record.get("job_id") and slurm is not None:
+        job = slurm.get(record["job_id"], "UNKNOWN")
+        just_sent = job == "UNKNOWN" and time.time() - record.get("updated", 0) < SACCT_LAG_S
+        if job not in SLURM_LIVE and not just_sent:
+            return StepState(INTERRUPTED, {**record, "reason": f"Slurm job {job}"})
     elif state == RUNNING and not _alive(record):
         return StepState(INTERRUPTED, record)
     return StepState(state or PENDING, record)
