@@ -41,6 +41,8 @@ class Run:
     manifest: dict[str, Any] | None = None
     # task -> prompt -> the judge's records for this run's samples of that task
     judge: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    # prompt (or jury) -> who judged: its summary's identity (medinj_eval.judge.identity)
+    judge_identity: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -69,6 +71,20 @@ class Run:
             if rows and name in rows[0]:
                 return name
         raise RunError(f"{self.path}: task {task} has no per-item metric among {names}")
+
+    def answer_lengths(self, task: str) -> dict[str, tuple[int, int]]:
+        """doc_hash -> (words in the answer, words in the reference) of an open-ended task."""
+        out = {}
+        for line_no, row in enumerate(self.samples[task], 1):
+            doc = row.get("doc") or {}
+            if "reference" not in doc:
+                return {}
+            answer = _candidate(row, self.path, line_no)
+            out[str(row.get("doc_hash") or row["doc_id"])] = (
+                len(answer.split()),
+                len(str(doc["reference"]).split()),
+            )
+        return out
 
     def logged_metrics(self, task: str) -> list[tuple[str, str, float]]:
         """(metric, filter, value) of ``task`` (or group) in results.json, stderr entries and
@@ -158,6 +174,17 @@ def _read_judge(results: Path, tasks: set[str]) -> dict[str, dict[str, list[dict
     return found
 
 
+def _read_judge_identities(results: Path) -> dict[str, dict[str, Any] | None]:
+    """prompt -> the identity in ``judge/<prompt>/summary.json`` (None: written before
+    judges had one)."""
+    found: dict[str, dict[str, Any] | None] = {}
+    for base in (results.parent, results.parent.parent):
+        for file in sorted(base.glob("judge/*/summary.json")):
+            settings = read_json(file).get("settings") or {}
+            found.setdefault(file.parent.name, settings.get("identity"))
+    return found
+
+
 def results_file(folder: Path) -> Path:
     """The newest ``results_*.json`` in ``folder`` or one level below."""
     folder = Path(folder)
@@ -189,6 +216,7 @@ def load_run(folder: str | Path, name: str | None = None) -> Run:
         samples=samples,
         manifest=read_manifest(path),
         judge=_read_judge(path, set(samples)),
+        judge_identity=_read_judge_identities(path),
     )
 
 

@@ -14,6 +14,11 @@ import pytest
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[_threads] = "1"
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # commands run in children forked from here
+# Forking is safe where torch computes on one thread (an OpenMP pool does not survive fork).
+FORK_COMMANDS = bool(os.environ.get("PYTEST_XDIST_WORKER")) and (
+    os.environ.get("MEDINJ_TEST_SUBPROCESS") != "1"
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -72,11 +77,17 @@ def evaluate(model: str, model_args: str, tasks: list[str], limit: int | None = 
 
 
 def cli(*args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """``medinj-eval ARGS`` in a subprocess; with ``check``, a failure shows its output."""
-    medinj_eval = Path(sys.executable).parent / "medinj-eval"
-    done = subprocess.run(
-        [str(medinj_eval), *args], capture_output=True, text=True, timeout=timeout
-    )
+    """``medinj-eval ARGS`` in a process of its own (forked from this one under
+    pytest-xdist, see forked_cli); with ``check``, a failure shows its output."""
+    if not FORK_COMMANDS:
+        medinj_eval = Path(sys.executable).parent / "medinj-eval"
+        done = subprocess.run(
+            [str(medinj_eval), *args], capture_output=True, text=True, timeout=timeout
+        )
+    else:
+        import forked_cli
+
+        done = forked_cli.run(list(args), timeout)
     if check:
         assert done.returncode == 0, f"{args}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
     return done

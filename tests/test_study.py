@@ -312,8 +312,8 @@ def test_table_one_is_recomputed_from_the_runs_and_judge_records(demo_study):
     assert (root / "tables" / "tables.tex").read_text().count(r"\toprule") == 3
     assert "<table>" in (root / "tables" / "tables.html").read_text()
     table_one = tables.split("### ")[1]  # the first table: aggregated EM and judge
-    rows = {line.split(" | ")[0].strip("| "): line for line in table_one.splitlines()
-            if line.startswith("| ")}  # fmt: skip
+    rows = {line.split(" | ")[0].strip("| ").removesuffix(" §"): line
+            for line in table_one.splitlines() if line.startswith("| ")}  # fmt: skip
     for system in ("base", "NAT", "ALL"):
         run = load_run(root / "evaluate" / system / "sample")
         em = {}
@@ -331,7 +331,10 @@ def test_table_one_is_recomputed_from_the_runs_and_judge_records(demo_study):
         shown = [float(c.strip("*†")) for c in cells]
         assert shown == pytest.approx(expected, abs=0.051), (system, cells, expected)
     assert "QWEN-4B-NAT-TRAD" in tables  # the published block
-    assert table_one.index("| base |") < table_one.index("| NAT |") < table_one.index("| ALL |")
+    assert table_one.index("| base § |") < table_one.index("| NAT |") < table_one.index("| ALL |")
+    # the base model is graded by itself (the in-process judge is the default model)
+    assert "§: graded by the judge model itself" in table_one
+    assert "medinjection-binary · HuggingFaceTB/SmolLM2-135M-Instruct@" in table_one
 
 
 def test_a_step_added_to_a_finished_study_runs_alone(demo_study, tmp_path):

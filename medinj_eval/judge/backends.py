@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,22 @@ def api_key(env_name: str = "OPENAI_API_KEY") -> str:
     return os.environ.get(env_name) or LOCAL_KEY
 
 
+def backend_for(
+    servers: list[str],
+    model: str,
+    family: str,
+    api_key_env: str = "OPENAI_API_KEY",
+    timeout: float = 120.0,
+    concurrency: int = 16,
+):
+    """The in-process model (no server), one server's client, or a pool of servers."""
+    if not servers:
+        return TransformersBackend(model)
+    key = api_key(api_key_env)
+    members = [OpenAIBackend(url, model, key, family, timeout) for url in servers]
+    return members[0] if len(members) == 1 else PooledBackend(members, concurrency)
+
+
 class OpenAIBackend:
     """``chat.completions`` over the ``openai`` async client; retries are the runner's."""
 
@@ -91,6 +108,86 @@ class OpenAIBackend:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+class PooledBackend:
+    """Several servers of one model as one backend. Each request goes to the live server with
+    the fewest requests in flight, at most ``concurrency`` on each; a server that refuses the
+    connection or lets a request time out is set aside for ``recheck`` seconds and the
+    request is sent to another (when every server is set aside, the error goes to the
+    runner, which waits and retries as for one server). A set-aside server gets requests
+    again once ``recheck`` has passed, so a restarted server is picked up."""
+
+    retries = True
+
+    def __init__(self, members: list[OpenAIBackend], concurrency: int, recheck: float = 5.0):
+        self.members = members
+        self.family = members[0].family
+        self.model = members[0].model
+        self.timeout = members[0].timeout
+        self.base_url = ", ".join(m.base_url for m in members)
+        self.concurrency = concurrency
+        self.recheck = recheck
+        self.in_flight = [0] * len(members)
+        self.answered = [0] * len(members)
+        self._set_aside_until = [0.0] * len(members)
+        self._slots: asyncio.Condition | None = None
+
+    async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        from medinj_eval.judge.retry import CONNECTION, TIMEOUT, NoServerLive, classify
+
+        tried: set[int] = set()
+        last: Exception = NoServerLive(f"every server is set aside: {self.base_url}")
+        while True:
+            i = await self._acquire(tried)
+            if i is None:
+                raise last
+            try:
+                reply = await self.members[i].complete(messages, params)
+                self.answered[i] += 1
+                return reply
+            except Exception as err:
+                if classify(err) not in (CONNECTION, TIMEOUT):
+                    raise
+                self._set_aside_until[i] = time.monotonic() + self.recheck
+                tried.add(i)
+                last = err
+            finally:
+                await self._release(i)
+
+    async def _acquire(self, tried: set[int]) -> int | None:
+        """The live untried server with the fewest requests in flight and a free slot
+        (waiting for one); None when no untried server is live."""
+        self._slots = self._slots or asyncio.Condition()
+        async with self._slots:
+            while True:
+                now = time.monotonic()
+                live = [
+                    i
+                    for i in range(len(self.members))
+                    if i not in tried and self._set_aside_until[i] <= now
+                ]
+                if not live:
+                    return None
+                free = [i for i in live if self.in_flight[i] < self.concurrency]
+                if free:
+                    best = min(free, key=lambda i: self.in_flight[i])
+                    self.in_flight[best] += 1
+                    return best
+                try:  # a slot frees, or a set-aside server comes back
+                    await asyncio.wait_for(self._slots.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+
+    async def _release(self, i: int) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            self.in_flight[i] -= 1
+            self._slots.notify_all()
+
+    async def close(self) -> None:
+        for member in self.members:
+            await member.close()
 
 
 class TransformersBackend:

@@ -27,6 +27,10 @@ class MalformedReply(Exception):
     """The server's reply is no chat completion (a cut or garbled body)."""
 
 
+class NoServerLive(Exception):
+    """Every server of a pooled backend failed to connect a moment ago."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """``attempts`` tries per call for errors the server answered (429, 5xx, empty replies).
@@ -56,7 +60,7 @@ def classify(err: BaseException) -> str:
     malformed = (EmptyReply, MalformedReply, ValueError, openai.APIResponseValidationError)
     if isinstance(err, malformed):
         return RETRY  # ValueError: json.JSONDecodeError of a cut body
-    if isinstance(err, openai.APIConnectionError):
+    if isinstance(err, openai.APIConnectionError | NoServerLive):
         return CONNECTION
     if isinstance(err, openai.APIStatusError):
         status = err.status_code

@@ -65,6 +65,7 @@ class JudgeConfig:
     seed: int = 0
     progress: bool = True
     retry_unparsable: bool = False
+    identity: dict[str, Any] | None = None  # judge.identity.judge_identity
 
 
 @dataclass
@@ -249,6 +250,7 @@ def _record(sample: Sample, pairs: list[tuple[Request, Outcome]], config: JudgeC
         "finish_reasons": [o.reply.finish_reason if o.reply else None for _, o in pairs],
         "attempts": [o.attempts for _, o in pairs],
         "judge_model": config.backend.model,
+        "judge_id": (config.identity or {}).get("id"),
         "prompt": config.prompt.name,
         "prompt_sha256": json_sha256(messages),
         "template_sha256": config.prompt.sha256(),
@@ -302,6 +304,7 @@ def _settings(config: JudgeConfig, counters: Counters) -> dict[str, Any]:
         "prompt_file": str(config.prompt.path),
         "template_sha256": config.prompt.sha256(),
         "judge_model": config.backend.model,
+        "identity": config.identity,
         "server": config.backend.base_url,
         "server_family": config.backend.family,
         "temperature": config.temperature,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medinj_eval.judge.cli import add_backend_arguments, make_config, open_cache
+from medinj_eval.judge.cli import add_backend_arguments, config_for, make_config, open_cache
 
 
 def parser() -> argparse.ArgumentParser:
@@ -15,6 +15,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pairs", type=Path, nargs="+", help="calibration JSON files or JSONL pairs")
     p.add_argument("--prompt", action="append", default=[], help="judge prompt (repeatable)")
+    p.add_argument(
+        "--judges",
+        type=Path,
+        help="a judges file: each judge (prompt, model, server) scores the pairs, and every "
+        "two judges' agreement with the labels is compared",
+    )
     p.add_argument("--out", type=Path, default=Path("metaeval"))
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap draws")
     p.add_argument("--seed", type=int, default=0)
@@ -24,6 +30,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def meta_eval_command(argv: list[str]) -> None:
+    from medinj_eval.judge.panel import load_panel
     from medinj_eval.metaeval.pairs import load_pairs
     from medinj_eval.metaeval.report import meta_evaluate, write_outputs
     from medinj_eval.metaeval.scoring import automatic_scores, judge_scores
@@ -31,12 +38,15 @@ def meta_eval_command(argv: list[str]) -> None:
     args = parser().parse_args(argv)
     pairs = load_pairs(args.pairs)
     scores: dict[str, list[float | None]] = dict(automatic_scores(pairs, args.bertscore_encoder))
-    if args.prompt:
+    panel = load_panel(args.judges) if args.judges else None
+    if args.prompt or panel:
         cache = open_cache(args)
         try:
             for name in args.prompt:
                 config = make_config(args, name, cache)
                 scores[f"judge:{config.prompt.name}"] = judge_scores(pairs, config)
+            for spec in panel.judges if panel else []:
+                scores[f"judge:{spec.name}"] = judge_scores(pairs, config_for(spec, args, cache))
         finally:
             cache.close()
     result = meta_evaluate(pairs, scores, args.resamples, args.seed)
@@ -45,4 +55,12 @@ def meta_eval_command(argv: list[str]) -> None:
     for name, stats in result["scorers"].items():
         r = stats["pearson"]
         print(f"  {name}: {'n/a' if r != r else f'{r:.3f}'} / {stats['n_missing']}")
+    selection = result.get("judge_selection")
+    if selection:
+        print(f"judges by {selection['statistic']}: " + " > ".join(selection["ranking"]))
+        for row in selection["pairs"]:
+            diff = row[selection["statistic"]]
+            verdict = "significant" if row["significant"] else "not significant"
+            delta = f"{diff['delta']:+.3f}" if diff["delta"] == diff["delta"] else "n/a"
+            print(f"  {row['a']} - {row['b']}: {delta} (BH p {row['p_bh']:.3g}, {verdict})")
     print("outputs: " + ", ".join(str(p) for p in paths))

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from medinj_eval.metaeval.human_agreement import CORRELATIONS, agreement
+from medinj_eval.metaeval.judge_selection import compare_judges, rank_judges
 from medinj_eval.metaeval.pairs import Pair
 
+JUDGE_SCORER = "judge:"  # the prefix of a judge's scorer name
 TABLE_STATS = ("pearson", "spearman", "kendall_tau_b", "cohen_kappa", "krippendorff_alpha")
 
 
@@ -44,6 +46,13 @@ def meta_evaluate(
         "spearman_with_length": human_length["spearman"],
         "ci95": human_length["spearman_ci95"],
     }
+    judges = [name for name in scores if name.startswith(JUDGE_SCORER)]
+    if len(judges) > 1:
+        selection = compare_judges(
+            {name: scores[name] for name in judges}, human, clusters, resamples, seed
+        )
+        selection["ranking"] = rank_judges(result["scorers"], judges)
+        result["judge_selection"] = selection
     for generator in result["generators"]:
         idx = [i for i, p in enumerate(pairs) if p.generator == generator]
         result["per_generator"][generator] = {
@@ -92,11 +101,42 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {stats['n']} | {stats['n_missing']} | " + " | ".join(cells) + " |"
             )
+    lines += _selection_lines(result.get("judge_selection"))
     lines += ["", "## Verbosity (Spearman with answer length in words)", ""]
     lines += ["| scorer | rho [95% CI] |", "|---|---|"]
     for name, v in result["verbosity"].items():
         lines.append(f"| {name} | {_fmt(v['spearman_with_length'], v['ci95'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _selection_lines(selection: dict[str, Any] | None) -> list[str]:
+    """The judges ranked, and each pair's difference with its paired CI and BH p-value."""
+    if not selection:
+        return []
+    stat = selection["statistic"]
+    lines = [
+        "",
+        "## Judge selection",
+        "",
+        f"Judges ranked by {stat}: {' > '.join(selection['ranking'])}. Differences in {stat} "
+        "with the labels; CIs and p-values from one paired bootstrap over questions, "
+        "p-values adjusted by Benjamini-Hochberg (q = 0.05) over the pairs.",
+        "",
+        "| judge A | judge B | n | "
+        + " | ".join(f"delta {s} [95% CI]" for s in CORRELATIONS)
+        + " | p | p (BH) | significant |",
+        "|---" * (6 + len(CORRELATIONS)) + "|",
+    ]
+    for row in selection["pairs"]:
+        cells = [_fmt(row[s]["delta"], row[s]["ci95"]) for s in CORRELATIONS]
+        lines.append(
+            f"| {row['a']} | {row['b']} | {row['n']} | "
+            + " | ".join(cells)
+            + f" | {_fmt(row[stat]['p'])} | {_fmt(row['p_bh'])} | "
+            + ("yes" if row["significant"] else "no")
+            + " |"
+        )
+    return lines
 
 
 def plot(result: dict[str, Any], out: Path) -> list[Path]:

@@ -49,9 +49,24 @@ def cell_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
                             "p_wilcoxon",
                         )
                     },
+                    **judge_columns(cell, system),
                 }
             )
     return rows
+
+
+def judge_columns(cell: dict[str, Any], system: str) -> dict[str, Any]:
+    """Whose score a judged cell's score is, whether the system judged itself, and its
+    length-controlled score with CI (blank for cells that were not judged)."""
+    lc = ((cell.get("length_controlled") or {}).get("systems") or {}).get(system) or {}
+    ci = lc.get("ci95") or (None, None)
+    return {
+        "judge": (cell.get("judges") or {}).get(system),
+        "self_judged": system in cell["self_judged"] if "self_judged" in cell else None,
+        "length_controlled": lc.get("length_controlled"),
+        "lc_ci_low": ci[0],
+        "lc_ci_high": ci[1],
+    }
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

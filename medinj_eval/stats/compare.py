@@ -5,8 +5,9 @@ Per cell and system: mean score, delta vs the baseline, paired t-test (EnMed), e
 (cell, system) t-tests: Benjamini-Hochberg at q and Bonferroni. Per system: significant
 wins and losses (BH), min-max normalised scores, global mean +- std, average rank; across
 systems: Friedman test and Nemenyi critical difference. Runs that differ from the baseline in
-anything but the model (data files, versions, seeds, limit; from their manifests) are named
-in ``warnings``.
+anything but the model (data files, versions, seeds, limit; from their manifests), and judged
+cells whose runs had different judges, are named in ``warnings``. A judged cell also names
+each run's judge, the self-judged runs and the length-controlled scores.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from medinj_eval.provenance import manifest_differences
-from medinj_eval.runs import Run, RunError, aligned
+from medinj_eval.runs import JUDGE_PREFIX, Run, RunError, aligned
 from medinj_eval.stats import paired, ranking
+from medinj_eval.stats.judge_cells import judge_facts, mixed_judge_warnings
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +64,12 @@ def compare_runs(
         raise RunError("the runs share no task")
     cells = [_cell(runs, task, metric, base_index, n_resamples, seed) for task in tasks]
     _correct(cells, names, baseline, q)
+    warnings = provenance_warnings(runs, base_index) + mixed_judge_warnings(cells)
     matrix = np.array([[cell["scores"][n] for cell in cells] for n in names])
     return {
         "baseline": baseline,
         "systems": names,
-        "warnings": provenance_warnings(runs, base_index),
+        "warnings": warnings,
         "runs": {run.name: str(run.path) for run in runs},
         "q": q,
         "n_resamples": n_resamples,
@@ -127,6 +130,8 @@ def _cell(runs, task, metric, base_index, n_resamples, seed) -> dict[str, Any]:
             "ci_low": low,
             "ci_high": high,
         }
+    if name.startswith(JUDGE_PREFIX):
+        cell.update(judge_facts(runs, task, name, keys, n_resamples, seed))
     best = max(cell["scores"].values())
     cell["best"] = sorted(n for n, v in cell["scores"].items() if v == best)
     return cell

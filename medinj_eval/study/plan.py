@@ -8,19 +8,15 @@ the key and the value, with the closest known names when there are some.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from medinj_eval.strict_yaml import Strict, close_hint, first_problem
 from medinj_eval.study import StudyError
 
 STEP_KINDS = ("mix", "train", "evaluate", "judge", "compare", "tables", "leaderboard")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Training(Strict):
@@ -140,11 +136,6 @@ def studies_dir() -> Path:
     return _shipped("_studies", "studies")
 
 
-def close_hint(value: str, known: Any) -> str:
-    close = difflib.get_close_matches(str(value), [str(k) for k in known], n=3, cutoff=0.5)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
-
-
 def load_study(
     name_or_path: str | Path, executor: str | None = None, output_dir: Path | None = None
 ) -> Study:
@@ -160,68 +151,10 @@ def load_study(
     try:
         study = Study.model_validate({**data, "path": path.resolve()})
     except ValidationError as err:
-        raise StudyError(f"{path}: {_first_problem(err, data)}") from None
+        raise StudyError(f"{path}: {first_problem(err, data, Study)}") from None
     for problem in _problems(study):
         raise StudyError(f"{path}: {problem}")
     return study
-
-
-def _first_problem(err: ValidationError, data: dict[str, Any]) -> str:
-    # an unknown key first: a misspelt key also makes the key it stands for "missing"
-    error = min(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    loc = [str(part) for part in error["loc"]]
-    key = _dotted(error["loc"], data)
-    if error["type"] == "extra_forbidden":
-        known = _fields_at(error["loc"][:-1], data)
-        return f"unknown key '{key}'{close_hint(loc[-1], known)}"
-    if error["type"] == "missing":
-        return f"key '{key}' is required"
-    value = error.get("input")
-    message = error["msg"].removeprefix("Value error, ")
-    return f"key '{key}': {message}, got {value!r}"
-
-
-def _dotted(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """``systems[2].train.mix``; a list item is named by its ``name`` when it has one."""
-    out, node = "", data
-    for part in loc:
-        if isinstance(part, int):
-            name = node[part].get("name") if isinstance(node[part], dict) else None
-            out += f"[{name}]" if name else f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-        node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else {}
-    return out
-
-
-def _has(node: Any, part: Any) -> bool:
-    return (isinstance(node, dict) and part in node) or (
-        isinstance(node, list) and isinstance(part, int) and part < len(node)
-    )
-
-
-def _fields_at(loc: tuple[Any, ...], data: dict[str, Any]) -> list[str]:
-    model: Any = Study
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        model = _model_in(annotation)
-        if model is None:
-            return []
-    return [k for k in model.model_fields if k != "path"]
-
-
-def _model_in(annotation: Any) -> Any:
-    """The pydantic model inside ``X``, ``list[X]`` or ``X | None``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def _problems(study: Study) -> list[str]:

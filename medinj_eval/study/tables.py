@@ -31,6 +31,8 @@ SUBSETS = ("native", "translated")
 GRID_LABELS = {"mcqa": "MCQA", "extqa": "ExtQA", "absqa": "AbsQA"}
 MODES = ("constrained", "greedy")
 DAGGER = "†"
+SELF_JUDGED_MARK = "§"
+OEQ_TASKS = {f"medinjfr_{subset}_oeq" for subset in SUBSETS}
 
 
 @dataclass
@@ -102,17 +104,70 @@ def medinjection_tables(study: Study) -> list[Table]:
     judge = next(h for h in REPORTED_HEADLINES if h.key == "medinjfr_judge")
     assert em is not None
     main = Table("MedInjection-FR: aggregated EM and open-ended judge score",
-                 [Column("Aggregated EM (constrained)"), Column("OEQ judge (binary)")])  # fmt: skip
+                 [Column("Aggregated EM (constrained)"), Column("OEQ judge (binary)"),
+                  Column("OEQ judge, length-controlled")])  # fmt: skip
+    facts = oeq_judge_facts(study)
     for name in _ordered(study):
         cells = [headline_cell(h, rows[name]) for h in (em, judge)]
-        main.rows.append((name, [c["value"] if c else None for c in cells], [False, False]))
+        values = [c["value"] if c else None for c in cells] + [facts.controlled.get(name)]
+        label = f"{name} {SELF_JUDGED_MARK}" if name in facts.self_judged else name
+        main.rows.append((label, values, [False, False, False]))
     if study.published:
         main.extra_title, main.extra_rows = "Published (MedInjection-FR, Table 1)", _published()
     main.notes.append(
         "EM in percent; aggregated EM: mean of MCQ and MCQU, each pooled over "
-        "Native and Translated items; judge: share of answers judged equivalent"
+        "Native and Translated items; judge: share of answers judged equivalent, by "
+        + (" and ".join(sorted(facts.judges)) or "no judge")
+        + "; length-controlled: the judge score predicted for answers as long as the "
+        "references (s = a_system + b ln((1+w_answer)/(1+w_reference)), least squares over "
+        "every system's judged answers)"
     )
+    if facts.self_judged:
+        main.notes.append(f"{SELF_JUDGED_MARK}: graded by the judge model itself")
     return [main, *(_subset_table(study, rows, marks, subset) for subset in SUBSETS)]
+
+
+@dataclass
+class JudgeFacts:
+    controlled: dict[str, float | None]  # system -> length-controlled OEQ judge score
+    judges: set[str]  # labels of the judges that graded the OEQ answers
+    self_judged: set[str]
+
+
+def oeq_judge_facts(study: Study) -> JudgeFacts:
+    """The OEQ answers' length-controlled judge scores, over every system (one fit), the
+    judges that graded them and the systems the judge model graded itself."""
+    from medinj_eval.judge.identity import is_self_judged, judge_label
+    from medinj_eval.judge.prompts import load_prompt
+    from medinj_eval.runs import load_run
+    from medinj_eval.stats.length_control import JudgedAnswer, length_controlled
+
+    facts = JudgeFacts({}, set(), set())
+    if study.judge is None:
+        return facts
+    metric = f"judge_{load_prompt(study.judge.prompt).name}"
+    answers = []
+    for system in study.systems:
+        for suite in (s for s in study.evaluate if s.judge):
+            run = load_run(study.output() / "evaluate" / system.name / suite.name, system.name)
+            identity = run.judge_identity.get(metric.removeprefix("judge_"))
+            for task in run.tasks:
+                if full_task(task) not in OEQ_TASKS or metric not in _judged(run, task):
+                    continue
+                scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
+                answers += [JudgedAnswer(system.name, f"{task}/{key}", score, *lengths[key])
+                            for key, score in scores.items() if score == score]  # fmt: skip
+                facts.judges.add(judge_label(identity))
+                if is_self_judged(identity, (run.manifest or {}).get("model")):
+                    facts.self_judged.add(system.name)
+    if answers:
+        fitted = length_controlled(answers, resamples=0)["systems"]
+        facts.controlled = {name: entry["length_controlled"] for name, entry in fitted.items()}
+    return facts
+
+
+def _judged(run: Any, task: str) -> list[str]:
+    return [f"judge_{prompt}" for prompt in run.judge.get(task, {})]
 
 
 def _subset_table(study: Study, rows: dict, marks: set, subset: str) -> Table:
