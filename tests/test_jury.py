@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import cli
+from conftest import REPO, cli
 from test_metaeval import FILES
 
 from medinj_eval.judge import JudgeError
@@ -242,7 +242,7 @@ def ascii_marker(question: str, others: list[str]) -> str:
     proxy matches it in the request body, where accents are escaped)."""
     for start in range(len(question) - 20):
         piece = question[start : start + 20]
-        if piece.isascii() and '"' not in piece and "\\" not in piece:
+        if piece.isascii() and piece.isprintable() and not {'"', "\\"} & set(piece):
             if not any(piece in other for other in others):
                 return piece
     raise AssertionError(f"no unique ASCII piece in {question!r}")
@@ -260,8 +260,11 @@ def jury(open_run, llama_server, default_model, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("jury")
     run = Path(shutil.copytree(open_run, tmp / "run"))
     samples = [s for f in sample_files(run) for s in open_ended_samples(f)]
-    target = samples[0]
-    marker = ascii_marker(target.question, [s.question for s in samples[1:]])
+    target = samples[0]  # the same question may stand in two tasks: both are hit
+    hit = {(s.task, s.doc_hash) for s in samples if s.question == target.question}
+    marker = ascii_marker(
+        target.question, [s.question for s in samples if (s.task, s.doc_hash) not in hit]
+    )
     proxy = FaultProxy(llama_server.base_url, FaultPlan(rate=0, poison={marker: "prose"})).start()
 
     panel = {"judges": [
@@ -274,13 +277,13 @@ def jury(open_run, llama_server, default_model, tmp_path_factory) -> dict:
                str(tmp / "c.sqlite"), "--max-attempts", "2", "--no-progress",
                check=False)  # fmt: skip
     proxy.stop()
-    return {"run": run, "done": done, "target": target, "out": run / "judge" / "jury"}
+    return {"run": run, "done": done, "target": target, "hit": hit, "out": run / "judge" / "jury"}
 
 
 def test_a_jury_keeps_each_judge_apart_and_marks_an_item_a_judge_missed(jury):
-    done, out, target = jury["done"], jury["out"], jury["target"]
+    done, out, hit = jury["done"], jury["out"], jury["hit"]
     assert done.returncode == 3, done.stdout + done.stderr[-2000:]  # incomplete, records kept
-    assert "1 item(s) lack a judge's verdict" in done.stderr
+    assert f"{len(hit)} item(s) lack a judge's verdict" in done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["settings"]["rule"] == "mean"  # two judges: no majority
     members = {j: json.loads((out / "members" / j / "summary.json").read_text())
@@ -295,14 +298,18 @@ def test_a_jury_keeps_each_judge_apart_and_marks_an_item_a_judge_missed(jury):
             scores = {j: rows[j][row["doc_hash"]]["score"] for j in every}
             for j in every:
                 every[j].append(scores[j])
-            if row["doc_hash"] == target.doc_hash and task == target.task:
+            if (task, row["doc_hash"]) in hit:
                 assert scores["served"] is None and scores["local"] is not None
                 assert row["score"] is None
                 assert row["status"] == "incomplete: no verdict from served"
             else:
                 assert row["score"] == pytest.approx((scores["local"] + scores["served"]) / 2)
-        assert agg["n_incomplete"] == (1 if task == target.task else 0)
-    assert summary["krippendorff_alpha"] == pytest.approx(nominal_alpha(list(every.values())))
+        assert agg["n_incomplete"] == sum(1 for t, _ in hit if t == task)
+    given = [v for values in every.values() for v in values if v is not None]
+    if len(set(given)) > 1:
+        assert summary["krippendorff_alpha"] == pytest.approx(nominal_alpha(list(every.values())))
+    else:  # this small judge may say 1 to everything: no disagreement to measure
+        assert summary["krippendorff_alpha"] is None
     assert "Krippendorff's alpha" in done.stdout
 
 
@@ -315,19 +322,31 @@ def test_compare_takes_the_jury_score_and_flags_the_self_judged_run(jury):
     assert runs[0].metric_of(task) == "judge_jury"
     comparison = compare_runs(runs, "a", n_resamples=50)
     cell = next(c for c in comparison["cells"] if c["task"] == task)
-    assert cell["n_items"] == len(runs[0].samples[task]) - 1  # the incomplete item left out
+    missed = sum(1 for t, _ in jury["hit"] if t == task)
+    assert cell["n_unscored"] == missed and missed > 0  # incomplete: left out, and said so
+    assert cell["n_items"] == len(runs[0].samples[task]) - missed
+    assert any(
+        w.startswith(f"{task}: {missed} item(s) without a score") for w in comparison["warnings"]
+    )
     label = cell["judges"]["a"]
     assert label.startswith("jury jury (mean of medinjection-binary · HuggingFaceTB/SmolLM2")
     assert cell["self_judged"] == ["a", "b"]  # the default model grades its own answers
 
 
-def test_meta_eval_ranks_two_real_judges_and_tests_their_difference(llama_server, tmp_path):
+def test_meta_eval_ranks_real_judges_and_tests_their_differences(llama_server, tmp_path):
+    """Three judges on the llama.cpp server (a 1-10 rating, the same judge listed twice, a
+    1-5 rating of the test's own wording) and the default model in process, which gives one
+    verdict to every pair: no correlation, ranked last."""
+    five = yaml.safe_load(Path(REPO / "judge_prompts" / "mediqal-10.yaml").read_text())
+    five.update(name="five", verdict={"kind": "scale", "min": 1, "max": 5})
+    five["system"] = five["system"].replace("from 1 to 10", "from 1 (wrong) to 5 (equivalent)")
+    (tmp_path / "five.yaml").write_text(yaml.safe_dump(five))
+    served = {"server": llama_server.base_url, "model": "smollm2", "family": llama_server.family}
     panel = {"judges": [
-        {"name": "local", "server": "in-process", "model": "default"},
-        {"name": "served", "server": llama_server.base_url, "model": "smollm2",
-         "family": llama_server.family},
-        {"name": "served-again", "server": [llama_server.base_url], "model": "smollm2",
-         "family": llama_server.family},
+        {"name": "local", "prompt": "mediqal-10", "server": "in-process", "model": "default"},
+        {"name": "ten", "prompt": "mediqal-10", **served},
+        {"name": "ten-again", "prompt": "mediqal-10", **served, "server": [served["server"]]},
+        {"name": "five", "prompt": str(tmp_path / "five.yaml"), **served},
     ]}  # fmt: skip
     (tmp_path / "judges.yaml").write_text(yaml.safe_dump(panel))
     out = tmp_path / "metaeval"
@@ -336,21 +355,19 @@ def test_meta_eval_ranks_two_real_judges_and_tests_their_difference(llama_server
                "--no-progress")  # fmt: skip
     result = json.loads((out / "metaeval.json").read_text())
     selection = result["judge_selection"]
-    names = ["judge:local", "judge:served", "judge:served-again"]
-    r = {n: result["scorers"][n]["pearson"] for n in names}
-    assert selection["ranking"] == sorted(names, key=lambda n: -(r[n] if r[n] is not None else -9))
+    r = {n: result["scorers"][f"judge:{n}"]["pearson"] for n in ("local", "ten", "five")}
+    assert r["local"] is None and None not in (r["ten"], r["five"])
+    assert selection["ranking"][-1] == "judge:local" and len(selection["ranking"]) == 4
     pairs = {(p["a"], p["b"]): p for p in selection["pairs"]}
-    assert len(pairs) == 3
-    same = pairs["judge:served", "judge:served-again"]  # one judge twice: no difference
+    assert len(pairs) == 6
+    same = pairs["judge:ten", "judge:ten-again"]  # one judge twice: no difference
     assert same["pearson"]["delta"] == 0 and not same["significant"]
-    diff = pairs["judge:local", "judge:served"]
-    if r["judge:local"] is not None and r["judge:served"] is not None:
-        n_missing = result["scorers"]["judge:local"]["n_missing"]
-        if n_missing == 0 and result["scorers"]["judge:served"]["n_missing"] == 0:
-            assert diff["pearson"]["delta"] == pytest.approx(r["judge:local"] - r["judge:served"])
-        low, high = diff["pearson"]["ci95"]
-        assert low <= diff["pearson"]["delta"] <= high
+    diff = pairs["judge:ten", "judge:five"]
+    assert diff["n"] == 32 and diff["pearson"]["delta"] == pytest.approx(r["ten"] - r["five"])
+    low, high = diff["pearson"]["ci95"]
+    assert low <= diff["pearson"]["delta"] <= high
     assert 0 <= diff["pearson"]["p"] <= diff["p_bh"] <= 1
+    assert pairs["judge:local", "judge:ten"]["pearson"]["delta"] is None  # undefined, not 0
     assert "## Judge selection" in (out / "metaeval.md").read_text()
     assert "judges by pearson: " in done.stdout
 

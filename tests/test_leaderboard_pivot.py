@@ -10,6 +10,7 @@ import pytest
 from medinj_eval.benchmarks import headlines
 from medinj_eval.leaderboard.pivot import (
     MEAN_KEY,
+    columns,
     headline_cell,
     is_count,
     pivot,
@@ -60,6 +61,24 @@ def test_the_judge_headline_reads_reported_rows_and_pools_a_runs_two_oeq_tasks()
         row("medinjfr_translated_oeq", "judge_medinjection-binary", 0.0, n=1),
     ]
     assert headline_cell(HEADLINE["medinjfr_judge"], run)["value"] == 0.75
+
+
+def test_scores_of_two_judges_get_a_column_each_and_a_self_judged_cell_is_flagged():
+    medgemma = "MedGemma-27B, binary equivalence (as published)"
+    reported = [row("medinjfr_oeq_judge", "judge_binary", 0.36, model="base", kind="reported",
+                    judge=medgemma)]  # fmt: skip
+    smol = "medinjection-binary · HuggingFaceTB/SmolLM2-135M-Instruct@x · in-process"
+    run = [row(f"medinjfr_{s}_oeq", "judge_medinjection-binary", 1.0, n=3, judge=smol,
+               self_judged=True) for s in ("native", "translated")]  # fmt: skip
+    entries = {e["model"]: e for e in pivot(reported + run)}
+    judged = [c for c in columns(list(entries.values())) if c["key"].startswith("medinjfr_judge")]
+    assert sorted(c["judge"] for c in judged) == sorted([medgemma, smol])
+    assert all(c["label"].endswith(f"(judge: {c['judge']})") for c in judged)
+    by_judge = {c["judge"]: c["key"] for c in judged}
+    assert set(entries["base"]["cells"]) == {by_judge[medgemma]}  # never in one column
+    cell = entries["m"]["cells"][by_judge[smol]]
+    assert cell["value"] == 1.0 and cell["self_judged"] and cell["judge"] == smol
+    assert not entries["base"]["cells"][by_judge[medgemma]]["self_judged"]
 
 
 def test_pivot_has_one_entry_per_model_and_a_mean_only_over_every_mcq_headline():

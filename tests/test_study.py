@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from conftest import REPO, cli
@@ -84,6 +85,10 @@ BAD_PLANS = {
         "key 'judge.prompt': 'medinjection-binry' is no judge prompt "
         "(did you mean medinjection-binary",
     ),
+    "a missing jury file": (
+        lambda p: p["judge"].update(jury="no/such/jury.yaml"),
+        "key 'judge.jury': no/such/jury.yaml: cannot read the judges file",
+    ),
     "a bad recipe override": (
         lambda p: p["systems"][1]["train"]["overrides"].update({"training.lr": 1}),
         "key 'systems[NAT].train': command line 'training.lr=1'",
@@ -114,6 +119,20 @@ def test_identities_follow_their_inputs_and_nothing_else(tmp_path):
         assert all(order.index(d) < order.index(step.id) for d in step.deps)
     assert base["train/NAT"].deps == ["mix/NAT-8-seed42-mcq-mcqu"]
     assert "--sample" in base["mix/NAT-8-seed42-mcq-mcqu"].argv
+
+
+def test_a_jury_judges_each_run_and_its_file_is_an_input(tmp_path):
+    jury = tmp_path / "panel.yaml"
+    jury.write_text("judges: [{name: a}, {name: b, server: http://127.0.0.1:9/v1}]\n")
+    plan = edited(lambda p: p["judge"].update(jury=str(jury)))
+    steps = {s.id: s for s in build_steps(load_study(str(write_plan(tmp_path, plan))))}
+    judged = steps["judge/base/sample"]
+    assert judged.argv[judged.argv.index("--jury") + 1] == str(jury)
+    assert "--prompt" not in judged.argv and judged.output.name == "panel"
+    assert judged.gpus == 1  # judge a runs in process
+    jury.write_text("judges: [{name: a}, {name: c, server: http://127.0.0.1:9/v1}]\n")
+    again = {s.id: s for s in build_steps(load_study(str(write_plan(tmp_path, plan))))}
+    assert again["judge/base/sample"].identity != judged.identity
 
 
 def test_a_folder_of_another_plan_and_a_second_run_are_refused(tmp_path):
@@ -314,6 +333,22 @@ def test_table_one_is_recomputed_from_the_runs_and_judge_records(demo_study):
     table_one = tables.split("### ")[1]  # the first table: aggregated EM and judge
     rows = {line.split(" | ")[0].strip("| ").removesuffix(" §"): line
             for line in table_one.splitlines() if line.startswith("| ")}  # fmt: skip
+    design, scores = [], []  # the length-controlled column, by least squares by hand
+    for k, system in enumerate(("base", "NAT", "ALL")):
+        run = load_run(root / "evaluate" / system / "sample")
+        for task, records in judge_records(run)["medinjection-binary"].items():
+            answers = {s["doc_hash"]: s for s in run.samples[task]}
+            for r in (r for r in records if r["score"] is not None):
+                sample = answers[r["doc_hash"]]
+                words = len(sample["filtered_resps"][0].strip().split())
+                ref = len(sample["doc"]["reference"].split())
+                design.append([float(k == 0), float(k == 1), float(k == 2),
+                               np.log((1 + words) / (1 + ref))])  # fmt: skip
+                scores.append(r["score"])
+    controlled = np.linalg.lstsq(np.array(design), np.array(scores), rcond=None)[0][:3]
+    for k, system in enumerate(("base", "NAT", "ALL")):
+        shown = rows[system].strip("| ").split(" | ")[3]
+        assert float(shown.strip("*†")) == pytest.approx(100 * controlled[k], abs=0.051)
     for system in ("base", "NAT", "ALL"):
         run = load_run(root / "evaluate" / system / "sample")
         em = {}

@@ -23,6 +23,8 @@ _VARIANT = re.compile(r"_(\d+shot|perm\d+|pooled)$")
 
 MEAN_KEY = "mean_em"
 MEAN_LABEL = "Mean of the MCQ headlines"
+LENGTH_CONTROLLED = "_length_controlled"  # suffix of a judge metric's length-controlled row
+UNKNOWN_JUDGE = "judge not recorded"
 
 
 def is_count(metric: str) -> bool:
@@ -49,7 +51,7 @@ def scale_of(metric: str) -> float:
     for headline in headlines():
         if any(source.metric == metric for source in headline.sources):
             return headline.scale
-    prompt = metric.removeprefix("judge_")
+    prompt = metric.removeprefix("judge_").removesuffix(LENGTH_CONTROLLED)
     if metric.startswith("judge_") and prompt in builtin_prompts():
         return float(load_prompt(prompt).verdict.maximum)
     return 1.0
@@ -101,8 +103,29 @@ def headline_cell(headline: Headline, rows: list[dict[str, Any]]) -> dict[str, A
                 "partial": any(r.get("partial") for r in used),
                 "sample": any(r.get("sample") for r in used),
                 "tasks": [r["task"] for r in used],
+                **_whose(headline, used),
             }
     return None
+
+
+def is_judged(headline: Headline) -> bool:
+    return any(source.metric.startswith("judge_") for source in headline.sources)
+
+
+def _whose(headline: Headline, used: list[dict[str, Any]]) -> dict[str, Any]:
+    """A judge headline's judge (the rows' judges joined when they differ) and whether the
+    model graded itself."""
+    if not is_judged(headline):
+        return {}
+    judges = sorted({r.get("judge") or UNKNOWN_JUDGE for r in used})
+    return {"judge": " + ".join(judges), "self_judged": any(r.get("self_judged") for r in used)}
+
+
+def judge_column_key(headline: Headline, judge: str) -> str:
+    """One column per headline and judge: scores of two judges are never ranked together."""
+    import hashlib
+
+    return f"{headline.key}@{hashlib.sha256(judge.encode()).hexdigest()[:10]}"
 
 
 def model_key(row: dict[str, Any]) -> tuple[str, str, str]:
@@ -117,7 +140,11 @@ def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (model, kind, source), own in by_model.items():
         columns = headlines()
-        cells = {h.key: c for h in columns if (c := headline_cell(h, own)) is not None}
+        cells = {
+            judge_column_key(h, c["judge"]) if is_judged(h) else h.key: c
+            for h in columns
+            if (c := headline_cell(h, own)) is not None
+        }
         in_mean = [cells.get(h.key) for h in columns if h.in_mean]
         if all(in_mean):  # over every MCQ headline or none: no mean of different columns
             cells[MEAN_KEY] = {
@@ -132,9 +159,17 @@ def pivot(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def columns() -> list[dict[str, Any]]:
-    """The pivot's columns for the page: key, label, family and scale."""
-    cols = [
-        {"key": h.key, "label": h.label, "family": h.family, "scale": h.scale} for h in headlines()
-    ]
+def columns(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pivot's columns for the page: key, label, family and scale; a judge headline has
+    one column per judge found in ``entries`` (the pivot), its label naming the judge."""
+    cols = []
+    for h in headlines():
+        base = {"family": h.family, "scale": h.scale}
+        if not is_judged(h):
+            cols.append({"key": h.key, "label": h.label, **base})
+            continue
+        judges = sorted({c["judge"] for e in entries for k, c in e["cells"].items()
+                         if k.startswith(f"{h.key}@")})  # fmt: skip
+        cols += [{"key": judge_column_key(h, judge), "label": f"{h.label} (judge: {judge})",
+                  "judge": judge, **base} for judge in judges]  # fmt: skip
     return cols + [{"key": MEAN_KEY, "label": MEAN_LABEL, "family": "", "scale": 1.0}]

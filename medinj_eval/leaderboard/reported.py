@@ -12,8 +12,9 @@ ROW_FIELDS = {"model": str, "family": str, "task": str, "metric": str, "value": 
 
 
 def load_reported(folder: Path) -> list[dict[str, Any]]:
-    """Every reported row, each carrying ``kind: reported`` and its ``source``; a malformed
-    file stops with an error naming the file, the row and the field."""
+    """Every reported row, each carrying ``kind: reported`` and its ``source`` (and, for a
+    judge score, the judge the file's ``judges`` names for its metric); a malformed file stops
+    with an error naming the file, the row and the field."""
     rows = []
     for path in sorted(folder.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -26,7 +27,9 @@ def load_reported(folder: Path) -> list[dict[str, Any]]:
             for name, kind in ROW_FIELDS.items():
                 if not isinstance(row.get(name), kind):
                     raise ValueError(f"{path}, row {i}, field '{name}': missing or wrong type")
+            judge = (data.get("judges") or {}).get(row["metric"])
             rows.append(
                 {**row, "kind": "reported", "source": f"{source['work']}: {source['where']}"}
+                | ({"judge": judge} if judge else {})
             )
     return rows

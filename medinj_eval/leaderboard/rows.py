@@ -9,9 +9,10 @@ from typing import Any
 
 from medinj_eval.benchmarks import SAMPLE_PREFIX, benchmark_of_task, families, full_task
 from medinj_eval.judge.aggregate import summarize
-from medinj_eval.leaderboard.pivot import is_count
+from medinj_eval.judge.identity import is_self_judged, judge_label
+from medinj_eval.leaderboard.pivot import LENGTH_CONTROLLED, is_count
 from medinj_eval.leaderboard.submission import run_limit
-from medinj_eval.runs import judge_records, load_run, read_jsonl
+from medinj_eval.runs import Run, judge_records, load_run, read_jsonl
 
 
 def family(task: str) -> str:
@@ -34,7 +35,8 @@ def _metric_rows(
         {"model": model, "kind": kind, "family": family(task), "task": task, "metric": metric,
          "value": float(score["value"]), "stderr": score.get("stderr"), "n": score.get("n"),
          "n_shot": score.get("n_shot"), "source": source, "partial": partial,
-         "sample": task.startswith(SAMPLE_PREFIX)}
+         "sample": task.startswith(SAMPLE_PREFIX),
+         **{k: score[k] for k in ("judge", "self_judged") if k in score}}
         for task, metrics in sorted(scores.items())
         for metric, score in sorted(metrics.items())
         if score["value"] is not None and score["value"] == score["value"] and not is_count(metric)
@@ -64,12 +66,32 @@ def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, An
             for metric, filt, value in run.logged_metrics(task)
         }  # fmt: skip
     for prompt, by_task in judge_records(run).items():
+        identity = run.judge_identity.get(prompt)
+        model = (run.manifest or {}).get("model")
+        whose = {"judge": judge_label(identity), "self_judged": is_self_judged(identity, model)}
         for task, records in by_task.items():
-            judged = {**judge_score(records), "n_shot": run.n_shot(task)}
+            judged = {**judge_score(records), "n_shot": run.n_shot(task), **whose}
             scores.setdefault(task, {})[f"judge_{prompt}"] = judged
+            controlled = _length_controlled(run, task, f"judge_{prompt}")
+            if controlled is not None:
+                lc = {"value": controlled, "n": judged["n"], "n_shot": judged["n_shot"], **whose}
+                scores[task][f"judge_{prompt}{LENGTH_CONTROLLED}"] = lc
     partial = run_limit(run) is not None
     when = run.path.stem.removeprefix("results_")  # the run's time stamp, not its folder
     return _metric_rows(run.name, "run", f"local run {when}", scores, partial)
+
+
+def _length_controlled(run: Run, task: str, metric: str) -> float | None:
+    """The run's judge score of ``task`` at zero length difference from the references
+    (:mod:`medinj_eval.stats.length_control`, fitted on this run's answers alone)."""
+    from medinj_eval.stats.length_control import JudgedAnswer, length_controlled
+
+    scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
+    rows = [JudgedAnswer(run.name, key, value, *lengths[key])
+            for key, value in scores.items() if value == value and key in lengths]  # fmt: skip
+    if not rows:
+        return None
+    return length_controlled(rows, resamples=0)["systems"][run.name]["length_controlled"]
 
 
 def submission_rows(manifest: dict[str, Any], folder: Path) -> list[dict[str, Any]]:

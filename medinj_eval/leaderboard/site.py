@@ -65,8 +65,9 @@ def build_site(results_dir: Path, out: Path, runs: list[str] | None = None) -> P
     rows += load_reported(results_dir / REPORTED_DIR)
     rows = [{**row, **task_parts(row["task"]), "scale": scale_of(row["metric"])} for row in rows]
     out.mkdir(parents=True, exist_ok=True)
+    entries = pivot(rows)
     data = json.dumps(
-        {"rows": rows, "pivot": pivot(rows), "columns": columns()}, ensure_ascii=False
+        {"rows": rows, "pivot": entries, "columns": columns(entries)}, ensure_ascii=False
     )
     (out / "data.json").write_text(data, encoding="utf-8")
     built = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -184,6 +184,12 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
 
 def _judge_entry(folder: Path, prompt: str, task: str, records: list[dict]) -> dict[str, Any]:
     """The judge records of one task and prompt, copied, hashed and summarised."""
+    if any("template_sha256" not in r for r in records):
+        raise SubmissionError(
+            f"judge/{prompt}: a jury's verdicts cannot be checked from their records (the "
+            "leaderboard recomputes each verdict from the judge's reply); submit the run with "
+            f"one judge's records (move judge/{prompt} aside)"
+        )
     file = folder / "judge" / prompt / f"{task}.jsonl"
     file.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(file, records)

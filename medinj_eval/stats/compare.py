@@ -6,8 +6,9 @@ Per cell and system: mean score, delta vs the baseline, paired t-test (EnMed), e
 wins and losses (BH), min-max normalised scores, global mean +- std, average rank; across
 systems: Friedman test and Nemenyi critical difference. Runs that differ from the baseline in
 anything but the model (data files, versions, seeds, limit; from their manifests), and judged
-cells whose runs had different judges, are named in ``warnings``. A judged cell also names
-each run's judge, the self-judged runs and the length-controlled scores.
+cells whose runs had different judges, are named in ``warnings``; so are items some run has
+no score for (a missing judge verdict), which are left out of every run's cell. A judged
+cell also names each run's judge, the self-judged runs and the length-controlled scores.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ def compare_runs(
     cells = [_cell(runs, task, metric, base_index, n_resamples, seed) for task in tasks]
     _correct(cells, names, baseline, q)
     warnings = provenance_warnings(runs, base_index) + mixed_judge_warnings(cells)
+    warnings += [f"{c['cell']}: {c['n_unscored']} item(s) without a score in some run (a "
+                 "missing judge verdict) are left out of every run" for c in cells
+                 if c["n_unscored"]]  # fmt: skip
     matrix = np.array([[cell["scores"][n] for cell in cells] for n in names])
     return {
         "baseline": baseline,
@@ -104,6 +108,10 @@ def _cell(runs, task, metric, base_index, n_resamples, seed) -> dict[str, Any]:
     name = runs[0].metric_of(task, metric)
     keys, scores = aligned(runs, task, name)
     arrays = [np.asarray(s, dtype=float) for s in scores]
+    scored = np.all([np.isfinite(a) for a in arrays], axis=0)  # items with no score in a run
+    dropped = int((~scored).sum())  # (a missing judge verdict) are left out of every run
+    keys = [k for k, keep in zip(keys, scored) if keep]
+    arrays = [a[scored] for a in arrays]
     base = arrays[base_index]
     binary = all(np.isin(a, (0.0, 1.0)).all() for a in arrays)
     shots = runs[0].n_shot(task)
@@ -113,6 +121,7 @@ def _cell(runs, task, metric, base_index, n_resamples, seed) -> dict[str, Any]:
         "n_shot": shots,
         "metric": name,
         "n_items": len(keys),
+        "n_unscored": dropped,
         "scores": {run.name: float(a.mean()) for run, a in zip(runs, arrays)},
         "tests": {},
     }

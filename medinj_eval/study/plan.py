@@ -57,7 +57,17 @@ class Judge(Strict):
     server: str = "in-process"
     model: str = "default"
     family: str | None = None
+    jury: str | None = None  # a judges file: every judge grades, verdicts combined
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def folder(self) -> str:
+        """The folder its records go to under ``<run>/judge/`` (the metric judge_<folder>)."""
+        if self.jury:
+            return Path(self.jury).stem
+        from medinj_eval.judge.prompts import load_prompt
+
+        return load_prompt(self.prompt).name
 
 
 class Comparison(Strict):
@@ -253,8 +263,17 @@ def _task_problems(study: Study) -> list[str]:
 
 
 def _judge_problems(judge: Judge) -> list[str]:
+    from medinj_eval.judge import JudgeError
+    from medinj_eval.judge.panel import load_panel
     from medinj_eval.named_yaml import shipped_names
     from medinj_eval.paths import judge_prompts_dir
+
+    if judge.jury:
+        try:
+            load_panel(Path(judge.jury))
+        except JudgeError as err:
+            return [f"key 'judge.jury': {err}"]
+        return []
 
     known = shipped_names(judge_prompts_dir())
     if judge.prompt not in known and not Path(judge.prompt).is_file():

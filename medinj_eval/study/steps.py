@@ -149,21 +149,39 @@ def _judge(study: Study, evaluated: Step) -> Step:
 
     judge = study.judge
     assert judge is not None
-    prompt = load_prompt(judge.prompt)
-    name = Path(judge.prompt).stem
-    argv = ["judge", str(evaluated.output), "--prompt", judge.prompt,
-            "--judge-model", judge.model, "--no-progress",
+    argv = ["judge", str(evaluated.output), "--no-progress",
             "--cache", str(study.output() / "judge-cache.sqlite")]  # fmt: skip
-    if judge.server != "in-process":
-        argv += ["--base-url", judge.server, "--server", judge.family or "openai"]
+    if judge.jury:
+        argv += ["--jury", judge.jury]
+        inputs, in_process = _jury_inputs(Path(judge.jury))
+    else:
+        argv += ["--prompt", judge.prompt, "--judge-model", judge.model]
+        if judge.server != "in-process":
+            argv += ["--base-url", judge.server, "--server", judge.family or "openai"]
+        inputs = {"prompt": load_prompt(judge.prompt).sha256()}
+        in_process = judge.server == "in-process"
+        if in_process:
+            inputs["judge_model"] = _base_identity(judge.model)
     argv += command_flags(judge.args)
-    inputs: dict[str, Any] = {"prompt": prompt.sha256()}
-    if judge.server == "in-process":
-        inputs["judge_model"] = _base_identity(judge.model)
     step_id = evaluated.id.replace("evaluate/", "judge/", 1)
-    gpus = 1 if judge.server == "in-process" else 0
-    return Step(step_id, "judge", argv, evaluated.output / "judge" / name,
-                deps=[evaluated.id], inputs=inputs, gpus=gpus)  # fmt: skip
+    return Step(step_id, "judge", argv, evaluated.output / "judge" / judge.folder,
+                deps=[evaluated.id], inputs=inputs, gpus=int(in_process))  # fmt: skip
+
+
+def _jury_inputs(path: Path) -> tuple[dict[str, Any], bool]:
+    """What a jury's verdicts depend on: its file, each judge's prompt and in-process model."""
+    from medinj_eval.hashing import sha256_file
+    from medinj_eval.judge.panel import load_panel
+    from medinj_eval.judge.prompts import load_prompt
+
+    inputs: dict[str, Any] = {"jury": sha256_file(path)}
+    in_process = False
+    for spec in load_panel(path).judges:
+        inputs[f"prompt/{spec.name}"] = load_prompt(spec.prompt).sha256()
+        if not spec.servers:
+            in_process = True
+            inputs[f"judge_model/{spec.name}"] = _base_identity(spec.model)
+    return inputs, in_process
 
 
 def _compare(study: Study, suite: Suite, root: Path, evaluated: list[str]) -> Step:

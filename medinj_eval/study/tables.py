@@ -138,14 +138,13 @@ def oeq_judge_facts(study: Study) -> JudgeFacts:
     """The OEQ answers' length-controlled judge scores, over every system (one fit), the
     judges that graded them and the systems the judge model graded itself."""
     from medinj_eval.judge.identity import is_self_judged, judge_label
-    from medinj_eval.judge.prompts import load_prompt
     from medinj_eval.runs import load_run
     from medinj_eval.stats.length_control import JudgedAnswer, length_controlled
 
     facts = JudgeFacts({}, set(), set())
     if study.judge is None:
         return facts
-    metric = f"judge_{load_prompt(study.judge.prompt).name}"
+    metric = f"judge_{study.judge.folder}"
     answers = []
     for system in study.systems:
         for suite in (s for s in study.evaluate if s.judge):
