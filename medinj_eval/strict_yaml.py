@@ -5,9 +5,12 @@ known names."""
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Strict(BaseModel):
@@ -17,6 +20,17 @@ class Strict(BaseModel):
 def close_hint(value: str, known: Any) -> str:
     close = difflib.get_close_matches(str(value), [str(k) for k in known], n=3, cutoff=0.5)
     return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def validated(
+    model: type[Model], data: dict[str, Any], path: Path, error: type[Exception]
+) -> Model:
+    """``data`` (read from ``path``) as ``model``; else ``error`` with one line naming the
+    file and the first problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise error(f"{path}: {first_problem(err, data, model)}") from None
 
 
 def first_problem(err: ValidationError, data: dict[str, Any], root: type[BaseModel]) -> str:

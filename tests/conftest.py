@@ -37,8 +37,8 @@ MODEL_FIXTURES = {
 # long file started last would keep one worker busy while the other waits.
 LONGEST_FIRST = (
     "test_study.py", "test_enmed_grid.py", "test_tree_scorer.py", "test_judge_server.py",
-    "test_provenance.py", "test_served_backend.py", "test_compare.py", "test_greedy.py",
-    "test_data_parallel.py", "test_judge_soak.py", "test_leaderboard.py",
+    "test_jury.py", "test_provenance.py", "test_served_backend.py", "test_compare.py",
+    "test_greedy.py", "test_data_parallel.py", "test_judge_soak.py", "test_leaderboard.py",
 )  # fmt: skip
 
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.backends import IN_PROCESS
 from medinj_eval.server_families import SERVER_FAMILIES
-from medinj_eval.strict_yaml import Strict, close_hint, first_problem
+from medinj_eval.strict_yaml import Strict, close_hint, validated
 
 
 class JudgeSpec(Strict):
@@ -67,10 +67,7 @@ def load_panel(path: Path) -> Panel:
         raise JudgeError(f"{path}: not YAML ({err})") from None
     if not isinstance(data, dict):
         raise JudgeError(f"{path}: a judges file is a mapping with a 'judges' list")
-    try:
-        panel = Panel.model_validate(data)
-    except ValidationError as err:
-        raise JudgeError(f"{path}: {first_problem(err, data, Panel)}") from None
+    panel = validated(Panel, data, path, JudgeError)
     for problem in _problems(panel):
         raise JudgeError(f"{path}: {problem}")
     return panel

@@ -107,10 +107,25 @@ def submission_rows(manifest: dict[str, Any], folder: Path) -> list[dict[str, An
         }  # fmt: skip
         for prompt, judged in (entry.get("judge") or {}).items():
             records = read_jsonl(folder / judged["records"])
-            judge = {**judge_score(records), "n_shot": entry.get("n_shot")}
+            identity = judged.get("identity")
+            whose = {
+                "judge": judge_label(identity)
+                if identity
+                else f"{prompt} · {judged['judge_model']}",
+                "self_judged": is_self_judged(identity, _submitted_model(manifest)),
+            }
+            judge = {**judge_score(records), "n_shot": entry.get("n_shot"), **whose}
             scores[task][f"judge_{prompt}"] = judge
     model_id = manifest["model_id"]
     return _metric_rows(model_id, "submission", "results/", scores, manifest["partial"])
+
+
+def _submitted_model(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The submission's model in the form of a run's model identity."""
+    revisions = manifest.get("revisions") or {}
+    return {"base_model": manifest.get("base_model"), "adapter": manifest.get("adapter"),
+            "revision": revisions.get("base_model"),
+            "weights_sha256": revisions.get("base_weights_sha256")}  # fmt: skip
 
 
 def _item_stderr(samples: list[dict[str, Any]], metric: str) -> float | None:

@@ -172,6 +172,7 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
             entry["bertscore_encoder"] = encoder
         judges = {
             prompt: _judge_entry(folder, prompt, task, by_task[task])
+            | _identity(run.judge_identity.get(prompt))
             for prompt, by_task in sorted(judged.items())
             if task in by_task
         }
@@ -203,6 +204,13 @@ def _judge_entry(folder: Path, prompt: str, task: str, records: list[dict]) -> d
         "n_judged": summary["n_judged"],
         "n_missing": summary["n_missing"],
     }
+
+
+def _identity(identity: dict[str, Any] | None) -> dict[str, Any]:
+    """The judge's identity as its summary recorded it (paths left out), when it did."""
+    if not identity:
+        return {}
+    return {"identity": {k: v for k, v in identity.items() if k != "local_path"}}
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

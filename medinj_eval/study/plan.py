@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from medinj_eval.strict_yaml import Strict, close_hint, first_problem
+from medinj_eval.strict_yaml import Strict, close_hint, validated
 from medinj_eval.study import StudyError
 
 STEP_KINDS = ("mix", "train", "evaluate", "judge", "compare", "tables", "leaderboard")
@@ -158,10 +158,7 @@ def load_study(
         data = {**data, "executor": {**(data.get("executor") or {}), "kind": executor}}
     if output_dir:
         data = {**data, "output_dir": str(output_dir)}
-    try:
-        study = Study.model_validate({**data, "path": path.resolve()})
-    except ValidationError as err:
-        raise StudyError(f"{path}: {first_problem(err, data, Study)}") from None
+    study = validated(Study, {**data, "path": path.resolve()}, path, StudyError)
     for problem in _problems(study):
         raise StudyError(f"{path}: {problem}")
     return study
