@@ -72,7 +72,11 @@ def main() -> None:
         work = Path(tmp)
         run = args.run or open_run(work / "run")
         servers = [
-            Server("llama-cpp", work / f"server{i}.log", extra=("--n_threads", "1")).start()
+            Server(
+                "llama-cpp",
+                work / f"server{i}.log",
+                extra=("--n_threads", "1", "--n_threads_batch", "1"),
+            ).start()
             for i in (1, 2)
         ]
         try:
