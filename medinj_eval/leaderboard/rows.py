@@ -84,11 +84,10 @@ def run_rows(run_path: str | Path, name: str | None = None) -> list[dict[str, An
 def _length_controlled(run: Run, task: str, metric: str) -> float | None:
     """The run's judge score of ``task`` at zero length difference from the references
     (:mod:`medinj_eval.stats.length_control`, fitted on this run's answers alone)."""
-    from medinj_eval.stats.length_control import JudgedAnswer, length_controlled
+    from medinj_eval.stats.judge_cells import judged_answers
+    from medinj_eval.stats.length_control import length_controlled
 
-    scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
-    rows = [JudgedAnswer(run.name, key, value, *lengths[key])
-            for key, value in scores.items() if value == value and key in lengths]  # fmt: skip
+    rows = judged_answers(run, task, metric)
     if not rows:
         return None
     return length_controlled(rows, resamples=0)["systems"][run.name]["length_controlled"]

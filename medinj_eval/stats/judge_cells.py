@@ -22,10 +22,8 @@ def judge_facts(
     labels = {name: judge_label(identity) for name, identity in identities.items()}
     rows = []
     for run in runs:
-        scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
-        for key in keys:
-            if key in lengths and not math.isnan(scores[key]):
-                rows.append(JudgedAnswer(run.name, key, scores[key], *lengths[key]))
+        answers = {a.item: a for a in judged_answers(run, task, metric)}
+        rows += [answers[key] for key in keys if key in answers]
     return {
         "judges": labels,
         "one_judge": len(set(labels.values())) == 1,
@@ -36,6 +34,19 @@ def judge_facts(
         ],
         "length_controlled": length_controlled(rows, resamples, seed) if rows else None,
     }
+
+
+def judged_answers(
+    run: Run, task: str, metric: str, system: str | None = None, item_prefix: str = ""
+) -> list[JudgedAnswer]:
+    """The judged answers of one run's open-ended task: score (``metric``) and the answer's and
+    reference's lengths, for every item with a score and a reference."""
+    scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
+    return [
+        JudgedAnswer(system or run.name, item_prefix + key, score, *lengths[key])
+        for key, score in scores.items()
+        if key in lengths and not math.isnan(score)
+    ]
 
 
 def mixed_judge_warnings(cells: list[dict[str, Any]]) -> list[str]:

@@ -139,7 +139,8 @@ def oeq_judge_facts(study: Study) -> JudgeFacts:
     judges that graded them and the systems the judge model graded itself."""
     from medinj_eval.judge.identity import is_self_judged, judge_label
     from medinj_eval.runs import load_run
-    from medinj_eval.stats.length_control import JudgedAnswer, length_controlled
+    from medinj_eval.stats.judge_cells import judged_answers
+    from medinj_eval.stats.length_control import length_controlled
 
     facts = JudgeFacts({}, set(), set())
     if study.judge is None:
@@ -153,9 +154,7 @@ def oeq_judge_facts(study: Study) -> JudgeFacts:
             for task in run.tasks:
                 if full_task(task) not in OEQ_TASKS or metric not in _judged(run, task):
                     continue
-                scores, lengths = run.item_scores(task, metric), run.answer_lengths(task)
-                answers += [JudgedAnswer(system.name, f"{task}/{key}", score, *lengths[key])
-                            for key, score in scores.items() if score == score]  # fmt: skip
+                answers += judged_answers(run, task, metric, system.name, f"{task}/")
                 facts.judges.add(judge_label(identity))
                 if is_self_judged(identity, (run.manifest or {}).get("model")):
                     facts.self_judged.add(system.name)
