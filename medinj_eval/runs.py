@@ -174,6 +174,20 @@ def _read_judge(results: Path, tasks: set[str]) -> dict[str, dict[str, list[dict
     return found
 
 
+def jury_member_records(run: Run, jury: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """judge -> task -> the records each judge of the jury ``jury`` wrote for this run's
+    tasks (``judge/<jury>/members/<judge>/<task>.jsonl``)."""
+    base = run.path.parent
+    folder = next(
+        (f for f in (base / "judge" / jury, base.parent / "judge" / jury) if f.is_dir()), None
+    )
+    members: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for file in sorted(folder.glob("members/*/*.jsonl")) if folder else ():
+        if file.stem in run.samples:
+            members.setdefault(file.parent.name, {})[file.stem] = read_jsonl(file)
+    return members
+
+
 def _read_judge_identities(results: Path) -> dict[str, dict[str, Any] | None]:
     """prompt -> the identity in ``judge/<prompt>/summary.json`` (None: written before
     judges had one)."""

@@ -15,6 +15,7 @@ import yaml
 from conftest import REPO, cli
 from test_metaeval import FILES
 
+from medinj_eval.hashing import sha256_file
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.jury import combine, jury_rule, krippendorff_alpha, verdict_of
 from medinj_eval.judge.panel import Panel, load_panel
@@ -311,6 +312,39 @@ def test_a_jury_keeps_each_judge_apart_and_marks_an_item_a_judge_missed(jury):
     else:  # this small judge may say 1 to everything: no disagreement to measure
         assert summary["krippendorff_alpha"] is None
     assert "Krippendorff's alpha" in done.stdout
+
+
+def test_a_jury_is_submitted_with_its_judges_and_each_verdict_checked(jury, tmp_path):
+    """The leaderboard takes the jury's score with its judges' records, checks each judge's
+    records as one judge's and recomputes each jury verdict from them."""
+    results, task = tmp_path / "results", jury["target"].task
+    cli("leaderboard", "submit", str(jury["run"]), "--model-id", "smollm2-jury", "--results",
+        str(results), "--allow-partial")  # fmt: skip
+    folder = results / "smollm2-jury"
+    manifest = json.loads((folder / "submission.json").read_text())
+    entry = manifest["tasks"][task]["judge"]["jury"]
+    summary = json.loads((jury["out"] / "summary.json").read_text())["tasks"][task]
+    assert entry["rule"] == "mean" and set(entry["members"]) == {"local", "served"}
+    assert entry["mean"] == pytest.approx(summary["mean"]) and entry["n_missing"] >= 1
+    assert entry["members"]["served"]["records"] == f"judge/jury/members/served/{task}.jsonl"
+    cli("leaderboard", "validate", "--results", str(results))
+    cli("leaderboard", "build", "--results", str(results), "--out", str(tmp_path / "site"))
+    rows = json.loads((tmp_path / "site" / "data.json").read_text())["rows"]
+    row = next(r for r in rows if r["task"] == task and r["metric"] == "judge_jury")
+    assert row["value"] == pytest.approx(summary["mean"])
+    assert row["judge"].startswith("jury jury (mean of") and row["self_judged"]
+
+    path = folder / entry["records"]  # one jury verdict its judges did not give, re-signed
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    row_no = next(i for i, r in enumerate(records) if r["score"] is not None)
+    records[row_no]["score"] += 0.25
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    entry["records_sha256"] = sha256_file(path)
+    (folder / "submission.json").write_text(json.dumps(manifest))
+    refused = cli("leaderboard", "validate", "--results", str(results), check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert f"{path}, row {row_no}, field 'score'" in refused.stderr
+    assert "but its judges' verdicts give" in refused.stderr
 
 
 def test_compare_takes_the_jury_score_and_flags_the_self_judged_run(jury):

@@ -270,7 +270,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served_site(results, run, tmp_path):
+def served_site(results, run, judged_submission, tmp_path):
+    """The site of a run, a submission with an MCQ run and one graded by its own weights (the
+    default model judging in process), beside the reported rows, served on 127.0.0.1."""
+    shutil.copytree(judged_submission / "open", results / "open")
     site = tmp_path / "site"
     cli("leaderboard", "build", "--results", str(results), "--out", str(site), "--runs", str(run))
     port = free_port()
@@ -355,7 +358,13 @@ def test_site_pivot_sorts_details_and_charts_in_chromium(served_site, tmp_path):
         }  # fmt: skip
         assert "EnMed-Unified" not in column(1) and "QWEN-4B-NAT" in column(1)
         judge_head = page.locator("#pivot thead th", has_text="MedInjection-FR OEQ judge")
-        assert "judge: MedGemma-27B" in judge_head.inner_text()  # whose score the column holds
+        assert any("judge: MedGemma-27B" in h for h in judge_head.all_inner_texts())
+        # the default model's own judge: a column of its own, the cell marked self-judged
+        heads = page.locator("#pivot thead th").all_inner_texts()
+        own = next(i for i, h in enumerate(heads) if "judge: medinjection-binary" in h)
+        assert "SmolLM2-135M-Instruct" in heads[own] and "MedGemma" not in heads[own]
+        row = page.locator("#pivot tbody tr").nth(column(1).index("open"))
+        assert "self-judged" in row.locator(f"td:nth-child({own + 1})").inner_text()
         page.select_option("#family", "")
         page.uncheck("#kinds input[value=reported]")
         assert set(column(2)) == {"run", "submission"}

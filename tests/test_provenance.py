@@ -60,7 +60,7 @@ def test_an_item_without_id_is_known_by_its_row(tmp_path):
 
 
 def run_fmm(data: Path, out: Path, *spelling: str) -> Path:
-    cli("run", "--tasks", "frenchmedmcqa_loglik", "--model", "hf", "--limit", "5",
+    cli("run", "--tasks", "frenchmedmcqa_loglik", "--model", "medinj-hf", "--limit", "5",
         "--metadata", json.dumps({"data_dir": str(data)}), *spelling)  # fmt: skip
     (manifest,) = out.glob("*/manifest.json")
     return manifest
@@ -71,8 +71,9 @@ def test_runs_on_data_in_two_folders_pair_and_compare_warns_of_other_data(defaul
     with (b / "frenchmedmcqa" / "train.json").open("a") as handle:
         handle.write("\n")  # another few-shot file: same items, different bytes
     out_a, out_b = tmp_path / "run-a", tmp_path / "run-b"
-    manifest_a = run_fmm(a, out_a, "-o", str(out_a), "--model_args=pretrained=default")
-    run_fmm(b, out_b, f"--output_path={out_b}", "--model_args", "pretrained=default")
+    args = "pretrained=default,prefix_cache=true"  # the 31 answer sets share one pass
+    manifest_a = run_fmm(a, out_a, "-o", str(out_a), f"--model_args={args}")
+    run_fmm(b, out_b, f"--output_path={out_b}", "--model_args", args)
     done = cli("compare", str(out_a), str(out_b), "--names", "a,b", "--baseline", "a",
                "--out", str(tmp_path / "cmp"))  # fmt: skip
     comparison = json.loads((tmp_path / "cmp" / "comparison.json").read_text())

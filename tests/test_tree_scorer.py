@@ -69,13 +69,13 @@ def test_each_mask_kind_equals_one_pass_per_request(default_model, attention, co
         assert greedy == greedy_plain
 
 
-@pytest.mark.parametrize(("attention", "tolerance"), [("eager", 1e-3), ("sdpa", 0.25)])
+@pytest.mark.parametrize(("attention", "tolerance"), [("eager", 1e-3), ("sdpa", 0.5)])
 @pytest.mark.parametrize("precision", ["bf16 weights", "bf16 autocast"])
 def test_bf16_runs_each_mask_kind(default_model, attention, tolerance, precision):
     """In bfloat16 (weights, or float32 weights under autocast, as lm-eval's mixed precision
     runs) the boolean and additive masks work. Eager attention gives the per-request passes'
     figures; sdpa with a mask takes another kernel than its causal path, whose bfloat16
-    rounding differs by up to a few tenths of a nat on these sums."""
+    rounding differs by up to a few tenths of a nat on these sums (0.33 of 86 seen)."""
     import contextlib
 
     from transformers import AutoModelForCausalLM

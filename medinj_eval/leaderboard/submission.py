@@ -1,6 +1,7 @@
 """Turning a run into a leaderboard submission: ``results/<slug>/`` with ``submission.json``,
 the run's ``results.json``, one ``samples/<task>.jsonl`` per task and, for judged open-ended
-tasks, the judge records ``judge/<prompt>/<task>.jsonl``.
+tasks, the judge records ``judge/<prompt>/<task>.jsonl`` (a jury's with its judges' records,
+``judge/<jury>/members/<judge>/<task>.jsonl``, from which the leaderboard recomputes its verdicts).
 
 The folder is written under a temporary name and renamed at the end: a failed submit leaves
 nothing behind.
@@ -27,7 +28,14 @@ from medinj_eval.provenance import (
     machine,
     package_version,
 )
-from medinj_eval.runs import Run, judge_records, load_run, model_args, path_like
+from medinj_eval.runs import (
+    Run,
+    judge_records,
+    jury_member_records,
+    load_run,
+    model_args,
+    path_like,
+)
 
 SCHEMA = Path(__file__).resolve().parent / "submission.schema.json"
 
@@ -171,7 +179,7 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
         if encoder:
             entry["bertscore_encoder"] = encoder
         judges = {
-            prompt: _judge_entry(folder, prompt, task, by_task[task])
+            prompt: _judge_entry(run, folder, prompt, task, by_task[task])
             | _identity(run.judge_identity.get(prompt))
             for prompt, by_task in sorted(judged.items())
             if task in by_task
@@ -183,23 +191,47 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
     (folder / "submission.json").write_text(text, encoding="utf-8")
 
 
-def _judge_entry(folder: Path, prompt: str, task: str, records: list[dict]) -> dict[str, Any]:
-    """The judge records of one task and prompt, copied, hashed and summarised."""
-    if any("template_sha256" not in r for r in records):
+def _judge_entry(
+    run: Run, folder: Path, prompt: str, task: str, records: list[dict]
+) -> dict[str, Any]:
+    """The judge records of one task and prompt (for a jury, its judges' records too),
+    copied, hashed and summarised."""
+    if not any("members" in r for r in records):
+        return _records_entry(folder, f"judge/{prompt}", task, records)
+    members = jury_member_records(run, prompt)
+    missing = [judge for judge in records[0]["members"] if task not in members.get(judge, {})]
+    if missing:
         raise SubmissionError(
-            f"judge/{prompt}: a jury's verdicts cannot be checked from their records (the "
-            "leaderboard recomputes each verdict from the judge's reply); submit the run with "
-            f"one judge's records (move judge/{prompt} aside)"
+            f"judge/{prompt}: the jury's records of {task} without those of its judge(s) "
+            f"{', '.join(missing)} (judge/{prompt}/members/<judge>/{task}.jsonl)"
         )
-    file = folder / "judge" / prompt / f"{task}.jsonl"
+    entry = _records_entry(folder, f"judge/{prompt}", task, records, judge=False)
+    entry["rule"] = records[0]["rule"]
+    entry["members"] = {
+        judge: _records_entry(folder, f"judge/{prompt}/members/{judge}", task, members[judge][task])
+        for judge in records[0]["members"]
+    }
+    return entry
+
+
+def _records_entry(
+    folder: Path, where: str, task: str, records: list[dict], judge: bool = True
+) -> dict[str, Any]:
+    """Records written to ``<where>/<task>.jsonl`` in the submission, their sha256 and
+    aggregate; one judge's also name its model, prompt and template."""
+    file = folder / where / f"{task}.jsonl"
     file.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(file, records)
     summary = summarize(records)
+    named = (
+        {k: records[0][k] for k in ("judge_model", "prompt", "template_sha256")}
+        if judge
+        else {"judge_model": records[0]["judge_model"]}
+    )
     return {
-        "records": f"judge/{prompt}/{file.name}",
+        "records": f"{where}/{file.name}",
         "records_sha256": sha256_file(file),
-        "judge_model": records[0]["judge_model"],
-        "template_sha256": records[0]["template_sha256"],
+        **named,
         "mean": summary["mean"],
         "n_judged": summary["n_judged"],
         "n_missing": summary["n_missing"],

@@ -7,7 +7,8 @@ altered samples or judge-records file (sha256); a document whose hash is not lm-
 of it, or logged twice; a recorded metric (in the manifest or in the run's results.json)
 that differs from the recomputation; judge records that do not cover the task's samples
 exactly once, mix judges or templates, hold a verdict their raw replies do not give, or
-whose aggregate differs from the recorded one.
+whose aggregate differs from the recorded one; a jury's verdict that its judges' records
+(each checked as one judge's) do not give under its rule.
 
 What validation decided is kept in ``<submission>/validation.json`` with the fingerprint of
 the files it read; ``leaderboard build`` renders those rows and validates a submission again
@@ -125,7 +126,8 @@ def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[
             )
 
     for prompt, judge in (entry.get("judge") or {}).items():
-        _check_judge(folder, f"{where}/judge/{prompt}", prompt, judge, seen)
+        check = _check_jury if "members" in judge else _check_judge
+        check(folder, f"{where}/judge/{prompt}", prompt, judge, seen)
     encoder = (config.get("metadata") or {}).get("bertscore_encoder")
     if "bertscore_encoder" in entry and not encoder_available(encoder):
         return f"BERTScore checked as recorded: encoder {entry['bertscore_encoder']} not here"
@@ -142,17 +144,14 @@ def _signed_jsonl(path: Path, sha256: str, named_in: str) -> list[dict[str, Any]
     return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
 
 
-def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[str]) -> None:
-    """Judge records: one per logged document, one judge and template, verdicts that their
-    raw replies give, and the aggregate recomputed from them."""
-    from medinj_eval.judge.aggregate import summarize
-
-    path = folder / entry["records"]
-    records = _signed_jsonl(path, entry["records_sha256"], f"{where}/records")
+def _check_judge(
+    folder: Path, where: str, prompt: str, entry: dict, docs: set[str]
+) -> list[dict[str, Any]]:
+    """Judge records (returned): one per logged document, one judge and template, verdicts
+    that their raw replies give, and the aggregate recomputed from them."""
+    prompt = entry.get("prompt", prompt)
+    path, records = _judged_records(folder, where, entry, docs)
     prompt_spec = _shipped_prompt(prompt, entry["template_sha256"])
-    judged = [r.get("doc_hash") for r in records]
-    if sorted(judged) != sorted(docs):
-        raise SubmissionError(f"{path}: the records do not judge each logged document once")
     for row, record in enumerate(records):
         for field in ("prompt", "judge_model", "template_sha256"):
             expected = prompt if field == "prompt" else entry[field]
@@ -160,6 +159,50 @@ def _check_judge(folder: Path, where: str, prompt: str, entry: dict, docs: set[s
                 raise SubmissionError(f"{path}, row {row}, field '{field}': not {expected!r}")
         if prompt_spec is not None:
             _check_verdict(path, row, record, prompt_spec)
+    _check_aggregate(where, entry, records)
+    return records
+
+
+def _check_jury(folder: Path, where: str, jury: str, entry: dict, docs: set[str]) -> None:
+    """A jury's records: each of its judges' records checked as one judge's, and each
+    verdict recomputed from theirs under the jury's rule (medinj_eval.judge.jury)."""
+    from medinj_eval.judge.jury import verdict_of
+
+    scores: dict[str, dict[str, Any]] = {}
+    for judge, member in entry["members"].items():
+        rows = _check_judge(folder, f"{where}/members/{judge}", member["prompt"], member, docs)
+        scores[judge] = {r["doc_hash"]: r.get("score") for r in rows}
+    path, records = _judged_records(folder, where, entry, docs)
+    for row, record in enumerate(records):
+        given = {judge: by_doc[record["doc_hash"]] for judge, by_doc in scores.items()}
+        expected = {"prompt": jury, "judge_model": f"jury:{jury}", "rule": entry["rule"],
+                    "members": given}  # fmt: skip
+        for field, value in expected.items():
+            if record.get(field) != value:
+                raise SubmissionError(f"{path}, row {row}, field '{field}': not {value!r}")
+        score = verdict_of(given, entry["rule"])[0]
+        if not same(score, record.get("score")):
+            raise SubmissionError(
+                f"{path}, row {row}, field 'score': {record.get('score')} but its judges' "
+                f"verdicts give {score} ({entry['rule']})"
+            )
+    _check_aggregate(where, entry, records)
+
+
+def _judged_records(
+    folder: Path, where: str, entry: dict, docs: set[str]
+) -> tuple[Path, list[dict[str, Any]]]:
+    """The signed records of a judge entry, which must judge each logged document once."""
+    path = folder / entry["records"]
+    records = _signed_jsonl(path, entry["records_sha256"], f"{where}/records")
+    if sorted(r.get("doc_hash") for r in records) != sorted(docs):
+        raise SubmissionError(f"{path}: the records do not judge each logged document once")
+    return path, records
+
+
+def _check_aggregate(where: str, entry: dict, records: list[dict[str, Any]]) -> None:
+    from medinj_eval.judge.aggregate import summarize
+
     summary = summarize(records)
     for name in ("mean", "n_judged", "n_missing"):
         if not same(entry[name], summary[name]):
