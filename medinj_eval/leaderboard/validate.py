@@ -126,6 +126,8 @@ def _check_task(folder: Path, task: str, entry: dict, results: dict, tasks: set[
             )
 
     for prompt, judge in (entry.get("judge") or {}).items():
+        if judge.get("prompt", prompt) != prompt:
+            raise SubmissionError(f"{where}/judge/{prompt}/prompt: not {prompt!r}")
         check = _check_jury if "members" in judge else _check_judge
         check(folder, f"{where}/judge/{prompt}", prompt, judge, seen)
     encoder = (config.get("metadata") or {}).get("bertscore_encoder")
