@@ -163,6 +163,7 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
     (folder / "samples").mkdir(parents=True)
     shutil.copy2(run.path, folder / "results.json")
     judged = judge_records(run)
+    members = {prompt: jury_member_records(run, prompt) for prompt in judged}  # read once
     for task, samples in sorted(run.samples.items()):
         file = folder / "samples" / f"{task}.jsonl"
         write_jsonl(file, samples)
@@ -179,7 +180,7 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
         if encoder:
             entry["bertscore_encoder"] = encoder
         judges = {
-            prompt: _judge_entry(run, folder, prompt, task, by_task[task])
+            prompt: _judge_entry(folder, prompt, task, by_task[task], members[prompt])
             | _identity(run.judge_identity.get(prompt))
             for prompt, by_task in sorted(judged.items())
             if task in by_task
@@ -192,13 +193,16 @@ def _write_files(run: Run, manifest: dict[str, Any], folder: Path) -> None:
 
 
 def _judge_entry(
-    run: Run, folder: Path, prompt: str, task: str, records: list[dict]
+    folder: Path,
+    prompt: str,
+    task: str,
+    records: list[dict],
+    members: dict[str, dict[str, list[dict]]],
 ) -> dict[str, Any]:
-    """The judge records of one task and prompt (for a jury, its judges' records too),
-    copied, hashed and summarised."""
+    """The judge records of one task and prompt (for a jury, its judges' records too:
+    ``members``, judge -> task -> records), copied, hashed and summarised."""
     if not any("members" in r for r in records):
         return _records_entry(folder, f"judge/{prompt}", task, records)
-    members = jury_member_records(run, prompt)
     missing = [judge for judge in records[0]["members"] if task not in members.get(judge, {})]
     if missing:
         raise SubmissionError(
