@@ -148,20 +148,20 @@ def run_copy(open_run, tmp_path) -> Path:
     return Path(shutil.copytree(open_run, tmp_path / "run"))
 
 
-def _start_server(family: str, log: Path):
+def start_server(family: str, log: Path, prompt_logprobs: bool = False):
     from servers import Server
 
     if family == "vllm":
         python = Path(os.environ.get("MEDINJ_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
         if not python.is_file():
             pytest.skip(f"vLLM virtualenv not found at {python} (make vllm-env)")
-    return Server(family, log).start()
+    return Server(family, log, prompt_logprobs=prompt_logprobs).start()
 
 
 @pytest.fixture(scope="session", params=["llama-cpp", pytest.param("vllm", marks=pytest.mark.vllm)])
 def judge_server(request, default_model, tmp_path_factory):
     """A real OpenAI-compatible server on 127.0.0.1 serving the default model."""
-    server = _start_server(request.param, tmp_path_factory.mktemp("server") / "server.log")
+    server = start_server(request.param, tmp_path_factory.mktemp("server") / "server.log")
     yield server
     server.stop()
 
@@ -169,7 +169,7 @@ def judge_server(request, default_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def vllm_server(default_model, tmp_path_factory):
     """vLLM's OpenAI-compatible server on 127.0.0.1 (CPU build, own virtualenv)."""
-    server = _start_server("vllm", tmp_path_factory.mktemp("vllm") / "server.log")
+    server = start_server("vllm", tmp_path_factory.mktemp("vllm") / "server.log")
     yield server
     server.stop()
 
@@ -177,7 +177,7 @@ def vllm_server(default_model, tmp_path_factory):
 @pytest.fixture(scope="module")
 def llama_server(default_model, tmp_path_factory):
     """llama-cpp-python's server on 127.0.0.1, serving the default model's GGUF file."""
-    server = _start_server("llama-cpp", tmp_path_factory.mktemp("llama") / "server.log")
+    server = start_server("llama-cpp", tmp_path_factory.mktemp("llama") / "server.log")
     yield server
     server.stop()
 
@@ -185,7 +185,7 @@ def llama_server(default_model, tmp_path_factory):
 @pytest.fixture
 def private_llama_server(default_model, tmp_path):
     """A llama.cpp server of this test's own, which the test may kill."""
-    server = _start_server("llama-cpp", tmp_path / "server.log")
+    server = start_server("llama-cpp", tmp_path / "server.log")
     yield server
     server.stop()
 

@@ -15,7 +15,7 @@ TASKS = ",".join([
 
 def test_two_processes_give_the_results_and_samples_of_one(default_model, tmp_path):
     common = ["--model", "hf", "--model_args", "pretrained=default", "--tasks", TASKS,
-              "--apply_chat_template", "--batch_size", "4"]  # fmt: skip
+              "--apply_chat_template", "--batch_size", "4", "--limit", "8"]  # fmt: skip
     cli("run", *common, "-o", str(tmp_path / "one"))
     done = cli("run", *common, "--data-parallel", "2", "-o", str(tmp_path / "two"))
     assert "2 data-parallel processes (MULTI_CPU)" in done.stdout

@@ -18,7 +18,7 @@ from medinj_eval.paths import sample_data_dir
 from medinj_eval.runs import load_run
 
 pytestmark = pytest.mark.slow
-LIMIT = 3
+LIMIT = 2
 SYSTEMS = ("base", "lora1", "lora2")
 
 

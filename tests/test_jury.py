@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, cli
+from servers import served_gguf
 from test_metaeval import FILES
 
 from medinj_eval.hashing import sha256_file
@@ -255,7 +256,6 @@ def jury(open_run, llama_server, default_model, tmp_path_factory) -> dict:
     run; the served judge never gives a verdict on one question (prose every time)."""
     from fault_proxy import FaultPlan, FaultProxy
 
-    from medinj_eval.models.default_model import gguf_path
     from medinj_eval.runs import open_ended_samples, sample_files
 
     tmp = tmp_path_factory.mktemp("jury")
@@ -271,7 +271,7 @@ def jury(open_run, llama_server, default_model, tmp_path_factory) -> dict:
     panel = {"judges": [
         {"name": "local", "server": "in-process", "model": "default"},
         {"name": "served", "server": proxy.base_url, "model": "smollm2",
-         "family": llama_server.family, "weights": str(gguf_path())},
+         "family": llama_server.family, "weights": str(served_gguf())},
     ]}  # fmt: skip
     (tmp / "jury.yaml").write_text(yaml.safe_dump(panel))
     done = cli("judge", str(run), "--jury", str(tmp / "jury.yaml"), "--cache",

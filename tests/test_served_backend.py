@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import cli
+from conftest import cli, start_server
 from servers import Server, free_port
 
 from medinj_eval.models.answer_language import AnswerLanguage
@@ -31,6 +31,17 @@ def api_args(server: Server, default_model: str, family: str = "llama-cpp") -> s
         f"model=smollm2,base_url={server.base_url}/completions,tokenizer={default_model},"
         f"server={family}"
     )
+
+
+@pytest.fixture(scope="module")
+def llama_server(default_model, tmp_path_factory):
+    """llama-cpp-python's server keeping every prompt token's logits: echoed prompts then
+    come back with their log-probabilities (the log-likelihood tasks)."""
+    server = start_server(
+        "llama-cpp", tmp_path_factory.mktemp("llama") / "server.log", prompt_logprobs=True
+    )
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +107,7 @@ def test_wrong_server_family_is_named(llama_server, default_model, tmp_path):
 
 
 def test_server_without_prompt_logprobs_refuses_loglik(default_model, tmp_path):
-    server = Server("llama-cpp", tmp_path / "server.log", extra=("--logits_all", "False")).start()
+    server = Server("llama-cpp", tmp_path / "server.log", prompt_logprobs=False).start()
     try:
         done = cli("run", "--model", "medinj-api", "--model_args",
                    api_args(server, default_model), "--tasks", LOGLIK, "--limit", "1",
