@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from medinj_eval.paths import sample_data_dir
 
@@ -31,8 +32,7 @@ def broken_copy(tmp_path: Path, relpath: str, mutate) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "medinj_eval.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return cli(*args, check=False, timeout=300)
 
 
 def _drop_question(rows):

@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import cli
 
 from medinj_eval.paths import sample_data_dir, tasks_dir
 from medinj_eval.tasks.stubs import leaf_tasks
@@ -131,9 +132,16 @@ def test_wheel_ships_tasks_prompts_recipes_and_no_generic_top_level(wheel):
         assert not missing, f"not in the wheel: {missing[:10]}"
 
 
-def test_installed_wheel_finds_and_validates_its_tasks(wheel, tmp_path):
-    target = tmp_path / "site"
+@pytest.fixture(scope="module")
+def installed_wheel(wheel, tmp_path_factory) -> Path:
+    """The wheel installed alone (no dependencies) into a folder of its own."""
+    target = tmp_path_factory.mktemp("installed") / "site"
     run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel])
+    return target
+
+
+def test_installed_wheel_finds_and_validates_its_tasks(installed_wheel, tmp_path):
+    target = installed_wheel
     env = {**os.environ, "PYTHONPATH": str(target)}
     cli = [sys.executable, "-m", "medinj_eval.cli"]
     path = run([*cli, "tasks-path"], env=env, cwd=tmp_path).stdout.strip()
@@ -142,19 +150,20 @@ def test_installed_wheel_finds_and_validates_its_tasks(wheel, tmp_path):
     assert "is valid" in done.stdout
 
 
-def test_a_run_from_the_wheel_pairs_with_one_from_the_checkout(wheel, default_model, tmp_path):
-    target = tmp_path / "site"
-    run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), wheel])
-    task = ["--tasks", "medinj_fr_sample_frenchmedmcqa_loglik", "--model", "hf", "--limit", "3"]
-    task += ["--model_args", "pretrained=default"]
+def test_a_run_from_the_wheel_pairs_with_one_from_the_checkout(
+    installed_wheel, default_model, tmp_path
+):
+    target = installed_wheel
+    task = ["--tasks", "medinj_fr_sample_frenchmedmcqa_loglik", "--limit", "3"]
+    task += ["--model", "medinj-hf", "--model_args", "pretrained=default,prefix_cache=true"]
     env = {**os.environ, "PYTHONPATH": str(target)}
     from_wheel = [sys.executable, "-m", "medinj_eval.cli", "run", *task]
     run([*from_wheel, "-o", str(tmp_path / "wheel")], env=env, cwd=tmp_path)
-    run([str(BIN / "medinj-eval"), "run", *task, "-o", str(tmp_path / "checkout")])
+    cli("run", *task, "-o", str(tmp_path / "checkout"))
     (shipped,) = (tmp_path / "wheel").glob("*/manifest.json")
     assert str(target) in shipped.read_text()  # the wheel's own sample files were read
     runs = [str(tmp_path / "wheel"), str(tmp_path / "checkout")]
-    run([str(BIN / "medinj-eval"), "compare", *runs, "--names", "wheel,checkout",
-         "--baseline", "wheel", "--out", str(tmp_path / "cmp")])  # fmt: skip
+    cli("compare", *runs, "--names", "wheel,checkout", "--baseline", "wheel",
+        "--out", str(tmp_path / "cmp"))  # fmt: skip
     (cell,) = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["cells"]
     assert cell["n_items"] == 3

@@ -21,21 +21,30 @@ def responses(results, task: str) -> list:
     return [s["filtered_resps"] for s in results["samples"][task]]
 
 
-def test_medinj_hf_matches_hf_on_every_mode(default_model):
-    tasks = [GREEDY_MULTI, LOGLIK_SINGLE, *CONSTRAINED]
-    args = f"pretrained={default_model}"
-    stock = evaluate("hf", args, tasks, limit=6, apply_chat_template=True)
-    ours = evaluate("medinj-hf", args, tasks, limit=6, apply_chat_template=True)
-    for task in tasks:
+MODES = [GREEDY_MULTI, LOGLIK_SINGLE, *CONSTRAINED]
+
+
+@pytest.fixture(scope="module")
+def mode_runs(default_model) -> dict[str, dict]:
+    """Each backend on one task of every mode, six items each, run once for the module."""
+    return {
+        backend: evaluate(
+            backend, f"pretrained={default_model}", MODES, limit=6, apply_chat_template=True
+        )
+        for backend in ("hf", "medinj-hf")
+    }
+
+
+def test_medinj_hf_matches_hf_on_every_mode(mode_runs):
+    stock, ours = mode_runs["hf"], mode_runs["medinj-hf"]
+    for task in MODES:
         assert responses(ours, task) == responses(stock, task)
         assert ours["results"][task]["em,none"] == stock["results"][task]["em,none"]
 
 
 @pytest.mark.parametrize("backend", ["hf", "medinj-hf"])
-def test_constrained_generation_only_writes_option_letters(default_model, backend):
-    results = evaluate(
-        backend, f"pretrained={default_model}", CONSTRAINED, limit=6, apply_chat_template=True
-    )
+def test_constrained_generation_only_writes_option_letters(mode_runs, backend):
+    results = mode_runs[backend]
     for task in CONSTRAINED:
         for sample in results["samples"][task]:
             doc, text = sample["doc"], sample["filtered_resps"][0]
@@ -86,10 +95,19 @@ def adapters(default_model, tmp_path_factory):
     }
 
 
+@pytest.fixture(scope="module")
+def base_loglik(default_model) -> dict[str, dict]:
+    """The base model's log-likelihoods on five items, once per backend."""
+    return {
+        backend: evaluate(backend, f"pretrained={default_model}", [LOGLIK_SINGLE], limit=5)
+        for backend in ("hf", "medinj-hf")
+    }
+
+
 @pytest.mark.parametrize("kind", ["lora", "dora"])
 @pytest.mark.parametrize("backend", ["hf", "medinj-hf"])
-def test_peft_adapter_changes_the_scores(default_model, adapters, kind, backend):
-    base = evaluate(backend, f"pretrained={default_model}", [LOGLIK_SINGLE], limit=5)
+def test_peft_adapter_changes_the_scores(default_model, adapters, base_loglik, kind, backend):
+    base = base_loglik[backend]
     tuned = evaluate(
         backend, f"pretrained={default_model},peft={adapters[kind]}", [LOGLIK_SINGLE], limit=5
     )
