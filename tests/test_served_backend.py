@@ -68,10 +68,10 @@ def test_constrained_tasks_on_a_llama_cpp_server(
             assert language.accepts(sample["filtered_resps"][0]), sample["filtered_resps"]
     figures = backend_agreement(load_run(hf_reference), run)
     print(
-        "\nmedinj-api server=llama-cpp (Q4_1 GGUF) against hf\n"
+        "\nmedinj-api server=llama-cpp (the GGUF dequantised to F16) against hf\n"
         + agreement_table(figures, ("hf", "llama-cpp"))
     )
-    # the server runs the quantised GGUF: picks are compared, not assumed equal
+    # llama.cpp's kernels, F16 rounding and its grammar: picks are compared, not assumed equal
     assert all(f["n"] == 12 and f["same_pick"] is not None for f in figures.values())
     sent = llama_server.log.read_text(errors="replace")
     assert sent.count('"POST /v1/completions HTTP') >= 36
