@@ -176,7 +176,7 @@ def vllm_server(default_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def llama_server(default_model, tmp_path_factory):
-    """llama-cpp-python's server on 127.0.0.1, serving the default model's GGUF file."""
+    """llama-cpp-python's server on 127.0.0.1, serving the default model (servers.served_gguf)."""
     server = start_server("llama-cpp", tmp_path_factory.mktemp("llama") / "server.log")
     yield server
     server.stop()

