@@ -143,10 +143,10 @@ def installed_wheel(wheel, tmp_path_factory) -> Path:
 def test_installed_wheel_finds_and_validates_its_tasks(installed_wheel, tmp_path):
     target = installed_wheel
     env = {**os.environ, "PYTHONPATH": str(target)}
-    cli = [sys.executable, "-m", "medinj_eval.cli"]
-    path = run([*cli, "tasks-path"], env=env, cwd=tmp_path).stdout.strip()
+    from_wheel = [sys.executable, "-m", "medinj_eval.cli"]
+    path = run([*from_wheel, "tasks-path"], env=env, cwd=tmp_path).stdout.strip()
     assert Path(path) == target / "medinj_eval" / "_tasks"
-    done = run([*cli, "validate", "--tasks", "medinj_fr_sample"], env=env, cwd=tmp_path)
+    done = run([*from_wheel, "validate", "--tasks", "medinj_fr_sample"], env=env, cwd=tmp_path)
     assert "is valid" in done.stdout
 
 
