@@ -3,7 +3,9 @@ stock ``hf``'s request by request on real items."""
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -134,9 +136,40 @@ def test_real_frenchmedmcqa_items_equal_stock_hf(default_model, shared_data):
     assert n == 4 * 31
 
 
-def test_ten_options_1023_answer_sets_equal_stock_hf(default_model):
-    task = "medinj_fr_sample_medinjfr_native_mcq_loglik"
-    n = assert_same_loglikelihoods(task, default_model, samples={task: [9]})
+TEN_OPTIONS = "Furosémide Thiazide Insuline Amiloride Salbutamol Héparine Cortisone Lithium \
+Digoxine Aspirine".split()
+
+
+def ten_option_item(data_dir: Path) -> Path:
+    """One MedInjection-FR multi-answer item with ten one-word options under ``data_dir``.
+    Its prompt is short on purpose: stock ``hf`` runs one forward pass over the whole prompt
+    for each of the 1,023 answer sets, so their cost grows with its length."""
+    letters = list("ABCDEFGHIJ")
+    stem = "Hypokaliémiants ?\n" + "\n".join(f"{x}. {o}" for x, o in zip(letters, TEN_OPTIONS))
+    item = {
+        "id": "ten-options",
+        "classes": letters,
+        "answer": ["A", "B", "C", "E", "G"],
+        "messages": [
+            {"role": "system", "content": "Réponds par les lettres."},
+            {"role": "user", "content": stem},
+            {"role": "assistant", "content": "A, B, C, E, G"},
+        ],
+    }
+    path = data_dir / "medinjection-fr" / "Native" / "Test" / "mcq" / "mcq_test.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps([item], ensure_ascii=False), encoding="utf-8")
+    return data_dir
+
+
+def test_ten_options_1023_answer_sets_equal_stock_hf(default_model, tmp_path):
+    data_dir = ten_option_item(tmp_path)
+    n = assert_same_loglikelihoods(
+        "medinjfr_native_mcq_loglik",
+        default_model,
+        metadata={"data_dir": str(data_dir)},
+        batch_size=16,  # one thread does sixteen short sequences faster together than apart
+    )
     assert n == 1023
 
 
