@@ -254,6 +254,36 @@ def test_in_process_judge_masks_binary_verdicts(run_copy, tmp_path):
     assert summary["settings"]["server"] == "in-process"
 
 
+def test_in_process_greedy_runs_generate_once_sampled_runs_each(default_model, monkeypatch):
+    """A prompt's runs differ only by their seed: greedy, the model writes once for all of
+    them; sampling, once per run."""
+    import asyncio
+
+    from medinj_eval.judge.backends import TransformersBackend
+
+    backend = TransformersBackend("default")
+    written = []
+    generate = backend._generate
+
+    def counted(messages: list, params: dict):
+        written.append(params["seed"])
+        return generate(messages, params)
+
+    monkeypatch.setattr(backend, "_generate", counted)
+    messages = [{"role": "user", "content": "Combien de reins a un adulte ?"}]
+
+    async def runs(temperature: float) -> list:
+        params = {"temperature": temperature, "max_tokens": 6}
+        return [await backend.complete(messages, {**params, "seed": s}) for s in range(3)]
+
+    async def both() -> tuple[list, list]:
+        return await runs(0.0), await runs(1.0)
+
+    greedy, sampled = asyncio.run(both())
+    assert len(set(greedy)) == 1 and greedy[0].text
+    assert len(sampled) == 3 and written == [0, 0, 1, 2]
+
+
 KEPT = 3
 
 

@@ -9,6 +9,7 @@ only); ``in-process`` (the transformers backend): binary and scale verdicts are 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -193,7 +194,9 @@ class PooledBackend:
 class TransformersBackend:
     """The judge model in this process (default: the embedded SmolLM2), greedy at
     temperature 0; binary and scale verdicts decoded under the verdict mask
-    (:func:`medinj_eval.models.constrained.verdict_processor`)."""
+    (:func:`medinj_eval.models.constrained.verdict_processor`). A greedy request repeated
+    with another seed (a prompt's second and third runs) gets the first one's outcome: greedy
+    decoding draws no random number, so generating it again would give the same text."""
 
     family = IN_PROCESS
     base_url = IN_PROCESS
@@ -211,10 +214,22 @@ class TransformersBackend:
         self._model = AutoModelForCausalLM.from_pretrained(path)
         self._model.eval()
         self._lock = asyncio.Lock()
+        self._greedy: dict[str, Reply | EmptyReply] = {}
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
+        key = greedy_key(messages, params)
         async with self._lock:
-            return await asyncio.to_thread(self._generate, messages, params)
+            outcome = self._greedy.get(key) if key else None
+            if outcome is None:
+                try:
+                    outcome = await asyncio.to_thread(self._generate, messages, params)
+                except EmptyReply as err:
+                    outcome = err
+                if key:
+                    self._greedy[key] = outcome
+        if isinstance(outcome, EmptyReply):
+            raise EmptyReply(str(outcome))
+        return outcome
 
     def _generate(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         import torch
@@ -253,3 +268,10 @@ class TransformersBackend:
 
     async def close(self) -> None:
         return None
+
+
+def greedy_key(messages: list[dict[str, str]], params: dict[str, Any]) -> str | None:
+    """What a greedy in-process reply depends on (None when the request samples)."""
+    if float(params.get("temperature", 0.0)) > 0:
+        return None
+    return json.dumps([messages, {k: v for k, v in params.items() if k != "seed"}], sort_keys=True)
