@@ -1,5 +1,5 @@
 """The tree scorer: the trie and its mask (pure functions), and log-likelihoods that equal
-stock ``hf``'s request by request on real items."""
+stock ``hf``'s request by request on real items and on a ten-option item of the test's own."""
 
 from __future__ import annotations
 
