@@ -284,6 +284,50 @@ def test_in_process_greedy_runs_generate_once_sampled_runs_each(default_model, m
     assert len(sampled) == 3 and written == [0, 0, 1, 2]
 
 
+def test_in_process_prompts_start_from_the_keys_they_share_with_the_last_one(
+    default_model, monkeypatch
+):
+    """A judge's prompts share the rubric's system turn: each one after the first evaluates
+    only what follows the tokens it shares with the one before, and every reply (a masked
+    verdict, free text) equals a pass that evaluates whole prompts."""
+    import asyncio
+
+    from medinj_eval.judge.backends import TransformersBackend
+    from medinj_eval.judge.prompts import load_prompt
+
+    system = {"role": "system", "content": load_prompt("medinjection-binary").system}
+    questions = ["Combien de reins a un adulte ?", "Quel organe filtre le sang ?",
+                 "Combien de poumons a un adulte ?", "Où se trouve le foie ?"]  # fmt: skip
+    requests = [
+        ([system, {"role": "user", "content": f"{q} Réponse : deux."}], params)
+        for q in questions
+        for params in ({"allowed_verdicts": ["0", "1"], "max_tokens": 1}, {"max_tokens": 8})
+    ]
+
+    def replies(backend) -> list:
+        async def judged() -> list:
+            return [await backend.complete(m, {**p, "temperature": 0.0}) for m, p in requests]
+
+        return asyncio.run(judged())
+
+    reusing, whole = TransformersBackend("default"), TransformersBackend("default")
+    kept = []  # tokens each prompt found already evaluated
+    reused = reusing._prefix.reused
+
+    def counted(prompt: list[int]):
+        cache = reused(prompt)
+        kept.append(0 if cache is None else cache.get_seq_length())
+        return cache
+
+    monkeypatch.setattr(reusing._prefix, "reused", counted)
+    monkeypatch.setattr(whole._prefix, "reused", lambda prompt: None)
+    assert replies(reusing) == replies(whole)
+    system_turn = len(
+        reusing._tokenizer.apply_chat_template([system], return_dict=True)["input_ids"]
+    )
+    assert kept[0] == 0 and all(n >= system_turn > 100 for n in kept[1:]), (kept, system_turn)
+
+
 KEPT = 3
 
 

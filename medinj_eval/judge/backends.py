@@ -196,7 +196,8 @@ class TransformersBackend:
     temperature 0; binary and scale verdicts decoded under the verdict mask
     (:func:`medinj_eval.models.constrained.verdict_processor`). A greedy request repeated
     with another seed (a prompt's second and third runs) gets the first one's outcome: greedy
-    decoding draws no random number, so generating it again would give the same text."""
+    decoding draws no random number, so generating it again would give the same text. Each
+    prompt starts from the keys and values it shares with the one before (:class:`PromptPrefix`)."""
 
     family = IN_PROCESS
     base_url = IN_PROCESS
@@ -215,6 +216,7 @@ class TransformersBackend:
         self._model.eval()
         self._lock = asyncio.Lock()
         self._greedy: dict[str, Reply | EmptyReply] = {}
+        self._prefix = PromptPrefix()
 
     async def complete(self, messages: list[dict[str, str]], params: dict[str, Any]) -> Reply:
         key = greedy_key(messages, params)
@@ -239,6 +241,8 @@ class TransformersBackend:
         )
         from transformers import LogitsProcessorList
 
+        from medinj_eval.models.kv_cache import CACHE
+
         temperature = float(params.get("temperature", 0.0))
         torch.manual_seed(int(params.get("seed", 0)))
         processors = LogitsProcessorList()
@@ -248,9 +252,12 @@ class TransformersBackend:
             prompt_len = ids["input_ids"].shape[1]
             verdicts = params["allowed_verdicts"]
             processors.append(verdict_processor(self._tokenizer, prompt_len, verdicts))
+        prompt = ids["input_ids"][0].tolist()
         with torch.no_grad():
             out = self._model.generate(
                 **ids,
+                **{CACHE: self._prefix.reused(prompt)},
+                return_dict_in_generate=True,
                 logits_processor=processors,
                 max_new_tokens=int(params["max_tokens"]),
                 do_sample=temperature > 0,
@@ -259,7 +266,8 @@ class TransformersBackend:
                 top_k=None,
                 pad_token_id=self._tokenizer.eos_token_id,
             )
-        new = out[0, ids["input_ids"].shape[1] :]
+        self._prefix.keep(prompt, getattr(out, CACHE))
+        new = out.sequences[0, len(prompt) :]
         text = self._tokenizer.decode(new, skip_special_tokens=True)
         stopped = len(new) and int(new[-1]) == self._tokenizer.eos_token_id
         if not text.strip():
@@ -275,3 +283,30 @@ def greedy_key(messages: list[dict[str, str]], params: dict[str, Any]) -> str | 
     if float(params.get("temperature", 0.0)) > 0:
         return None
     return json.dumps([messages, {k: v for k, v in params.items() if k != "seed"}], sort_keys=True)
+
+
+class PromptPrefix:
+    """The keys and values of the last prompt, reused for the tokens the next prompt starts
+    with (a judge's prompts share the rubric's system turn), as llama.cpp reuses its last
+    prompt's. At least the last token of each prompt is evaluated anew."""
+
+    def __init__(self) -> None:
+        self.tokens: list[int] = []
+        self.cache: Any = None
+
+    def reused(self, prompt: list[int]) -> Any:
+        """The kept cache cut to the tokens it shares with ``prompt`` (None: none shared)."""
+        shared = 0
+        for kept, new in zip(self.tokens, prompt[:-1]):
+            if kept != new:
+                break
+            shared += 1
+        if self.cache is None or shared == 0:
+            return None
+        extra = self.cache.get_seq_length() - shared
+        if extra > 0:
+            self.cache.crop(-extra)  # a negative count removes tokens in every transformers
+        return self.cache
+
+    def keep(self, prompt: list[int], cache: Any) -> None:
+        self.tokens, self.cache = prompt, cache

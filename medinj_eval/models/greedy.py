@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import torch
 
+from medinj_eval.models.kv_cache import CACHE
 from medinj_eval.models.next_token import (
     NextTokenLogits,
     keeps_logits,
@@ -77,7 +78,7 @@ def shrinking_greedy(
     out = model(
         input_ids=context, attention_mask=mask, position_ids=positions, use_cache=True, **last
     )
-    cache, logits = out.past_key_values, out.logits[:, -1]
+    cache, logits = getattr(out, CACHE), out.logits[:, -1]
     for prompt, row in zip(prompts, logits):  # no prompts without a memo
         memo.put(prompt, row)
     running = torch.arange(rows, device=context.device)  # batch row -> original row
@@ -104,10 +105,10 @@ def shrinking_greedy(
             input_ids=tokens[:, None],
             attention_mask=mask,
             position_ids=next_position[:, None],
-            past_key_values=cache,
+            **{CACHE: cache},
             use_cache=True,
         )
-        cache, logits = out.past_key_values, out.logits[:, -1]
+        cache, logits = getattr(out, CACHE), out.logits[:, -1]
         next_position = next_position + 1
     return torch.cat([context, new_tokens[:, :steps]], dim=1)
 

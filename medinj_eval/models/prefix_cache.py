@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from medinj_eval.models.kv_cache import CACHE
+
 Request = tuple[tuple[str, str], list[int], list[int]]
 Answer = tuple[float, bool]
 
@@ -56,11 +58,12 @@ def shared_prefix_loglikelihoods(
 
 
 def _score_batch(model, ctx: list[int], conts: list[list[int]], device) -> list[Answer]:
-    cache = model(torch.tensor([ctx[:-1]], device=device), use_cache=True).past_key_values
+    out = model(torch.tensor([ctx[:-1]], device=device), use_cache=True)
+    cache = getattr(out, CACHE)
     cache.batch_repeat_interleave(len(conts))
     width = max(len(c) for c in conts)
     rows = [[ctx[-1], *c[:-1]] + [0] * (width - len(c)) for c in conts]
-    logits = model(torch.tensor(rows, device=device), past_key_values=cache).logits
+    logits = model(torch.tensor(rows, device=device), **{CACHE: cache}).logits
     logprobs = F.log_softmax(logits.float(), dim=-1)
     answers = []
     for row, cont in zip(logprobs, conts):
