@@ -136,24 +136,23 @@ def test_real_frenchmedmcqa_items_equal_stock_hf(default_model, shared_data):
     assert n == 4 * 31
 
 
-TEN_OPTIONS = "Furosémide Thiazide Insuline Amiloride Salbutamol Héparine Cortisone Lithium \
-Digoxine Aspirine".split()
+TEN_OPTIONS = "Sodium Potassium Calcium Fer Zinc Lithium Rein Rate Muscle Os".split()
 
 
 def ten_option_item(data_dir: Path) -> Path:
-    """One MedInjection-FR multi-answer item with ten one-word options under ``data_dir``.
+    """One MedInjection-FR multi-answer item with ten one-token options under ``data_dir``.
     Its prompt is short on purpose: stock ``hf`` runs one forward pass over the whole prompt
     for each of the 1,023 answer sets, so their cost grows with its length."""
     letters = list("ABCDEFGHIJ")
-    stem = "Hypokaliémiants ?\n" + "\n".join(f"{x}. {o}" for x, o in zip(letters, TEN_OPTIONS))
+    stem = "Électrolytes ?\n" + "\n".join(f"{x}. {o}" for x, o in zip(letters, TEN_OPTIONS))
     item = {
         "id": "ten-options",
         "classes": letters,
-        "answer": ["A", "B", "C", "E", "G"],
+        "answer": ["A", "B", "C"],
         "messages": [
             {"role": "system", "content": "Réponds par les lettres."},
             {"role": "user", "content": stem},
-            {"role": "assistant", "content": "A, B, C, E, G"},
+            {"role": "assistant", "content": "A, B, C"},
         ],
     }
     path = data_dir / "medinjection-fr" / "Native" / "Test" / "mcq" / "mcq_test.json"
