@@ -107,7 +107,7 @@ def test_a_benchmark_in_an_existing_schema_is_one_declaration(tmp_path, default_
         assert (tasks / mine[0]).read_text(encoding="utf-8").startswith(HEADER)
         results = evaluate(
             "medinj-hf",
-            f"pretrained={default_model}",
+            f"pretrained={default_model},prefix_cache=true",  # fastest; not what is tested
             ["pharmaqcm_loglik", "pharmaqcm_constrained_3shot"],
             include_path=str(tasks),
             metadata={"data_dir": str(tmp_path / "data")},
