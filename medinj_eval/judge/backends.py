@@ -9,12 +9,12 @@ only); ``in-process`` (the transformers backend): binary and scale verdicts are 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from medinj_eval.hashing import json_sha256
 from medinj_eval.judge import JudgeError
 from medinj_eval.judge.prompts import JudgePrompt
 from medinj_eval.judge.retry import EmptyReply, MalformedReply
@@ -282,7 +282,7 @@ def greedy_key(messages: list[dict[str, str]], params: dict[str, Any]) -> str | 
     """What a greedy in-process reply depends on (None when the request samples)."""
     if float(params.get("temperature", 0.0)) > 0:
         return None
-    return json.dumps([messages, {k: v for k, v in params.items() if k != "seed"}], sort_keys=True)
+    return json_sha256([messages, {k: v for k, v in params.items() if k != "seed"}])
 
 
 class PromptPrefix:
