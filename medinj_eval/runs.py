@@ -163,28 +163,29 @@ def judge_records(run: Run) -> dict[str, dict[str, list[dict[str, Any]]]]:
     return dict(sorted(by_prompt.items()))
 
 
+def _judge_files(results: Path, pattern: str) -> list[Path]:
+    """Files under ``judge/`` matching ``pattern``: beside the results file first, then in
+    the run folder above it."""
+    return [f for base in (results.parent, results.parent.parent)
+            for f in sorted(base.glob(f"judge/{pattern}"))]  # fmt: skip
+
+
 def _read_judge(results: Path, tasks: set[str]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """task -> prompt -> records of ``judge/<prompt>/<task>.jsonl`` in the run folder or
-    beside the results file."""
+    """task -> prompt -> records of ``judge/<prompt>/<task>.jsonl``."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for base in (results.parent, results.parent.parent):
-        for file in sorted(base.glob("judge/*/*.jsonl")):
-            if file.stem in tasks:
-                found.setdefault(file.stem, {}).setdefault(file.parent.name, read_jsonl(file))
+    for file in _judge_files(results, "*/*.jsonl"):
+        if file.stem in tasks:
+            found.setdefault(file.stem, {}).setdefault(file.parent.name, read_jsonl(file))
     return found
 
 
 def jury_member_records(run: Run, jury: str) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """judge -> task -> the records each judge of the jury ``jury`` wrote for this run's
     tasks (``judge/<jury>/members/<judge>/<task>.jsonl``)."""
-    base = run.path.parent
-    folder = next(
-        (f for f in (base / "judge" / jury, base.parent / "judge" / jury) if f.is_dir()), None
-    )
     members: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for file in sorted(folder.glob("members/*/*.jsonl")) if folder else ():
+    for file in _judge_files(run.path, f"{jury}/members/*/*.jsonl"):
         if file.stem in run.samples:
-            members.setdefault(file.parent.name, {})[file.stem] = read_jsonl(file)
+            members.setdefault(file.parent.name, {}).setdefault(file.stem, read_jsonl(file))
     return members
 
 
@@ -192,10 +193,9 @@ def _read_judge_identities(results: Path) -> dict[str, dict[str, Any] | None]:
     """prompt -> the identity in ``judge/<prompt>/summary.json`` (None: written before
     judges had one)."""
     found: dict[str, dict[str, Any] | None] = {}
-    for base in (results.parent, results.parent.parent):
-        for file in sorted(base.glob("judge/*/summary.json")):
-            settings = read_json(file).get("settings") or {}
-            found.setdefault(file.parent.name, settings.get("identity"))
+    for file in _judge_files(results, "*/summary.json"):
+        settings = read_json(file).get("settings") or {}
+        found.setdefault(file.parent.name, settings.get("identity"))
     return found
 
 
