@@ -209,7 +209,7 @@ def _judge_entry(
             f"judge/{prompt}: the jury's records of {task} without those of its judge(s) "
             f"{', '.join(missing)} (judge/{prompt}/members/<judge>/{task}.jsonl)"
         )
-    entry = _records_entry(folder, f"judge/{prompt}", task, records, judge=False)
+    entry = _records_entry(folder, f"judge/{prompt}", task, records)
     entry["rule"] = records[0]["rule"]
     entry["members"] = {
         judge: _records_entry(folder, f"judge/{prompt}/members/{judge}", task, members[judge][task])
@@ -218,20 +218,17 @@ def _judge_entry(
     return entry
 
 
-def _records_entry(
-    folder: Path, where: str, task: str, records: list[dict], judge: bool = True
-) -> dict[str, Any]:
+def _records_entry(folder: Path, where: str, task: str, records: list[dict]) -> dict[str, Any]:
     """Records written to ``<where>/<task>.jsonl`` in the submission, their sha256 and
-    aggregate; one judge's also name its model, prompt and template."""
+    aggregate, and their judge model; one judge's (not a jury's, whose records name its
+    members) also its prompt and template."""
     file = folder / where / f"{task}.jsonl"
     file.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(file, records)
     summary = summarize(records)
-    named = (
-        {k: records[0][k] for k in ("judge_model", "prompt", "template_sha256")}
-        if judge
-        else {"judge_model": records[0]["judge_model"]}
-    )
+    jury = "members" in records[0]
+    named = {k: records[0][k] for k in ("judge_model", "prompt", "template_sha256")
+             if k == "judge_model" or not jury}  # fmt: skip
     return {
         "records": f"{where}/{file.name}",
         "records_sha256": sha256_file(file),
