@@ -227,8 +227,8 @@ def _records_entry(folder: Path, where: str, task: str, records: list[dict]) -> 
     write_jsonl(file, records)
     summary = summarize(records)
     jury = "members" in records[0]
-    named = {k: records[0][k] for k in ("judge_model", "prompt", "template_sha256")
-             if k == "judge_model" or not jury}  # fmt: skip
+    keys = ("judge_model",) if jury else ("judge_model", "prompt", "template_sha256")
+    named = {k: records[0][k] for k in keys}
     return {
         "records": f"{where}/{file.name}",
         "records_sha256": sha256_file(file),
